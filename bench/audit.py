@@ -1,0 +1,238 @@
+"""Benchmark of the audit log on PostgreSQL: appends, verification, checkpoints and exports.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mydb PYTHONPATH=platform:. \
+        .venv/bin/python bench/audit.py [--events 1000000] [--appends 2000]
+
+Works in a scratch database next to DATABASE_URL's (`<name>_auditbench`, dropped and made
+afresh), so it never touches real data. Prints one table:
+
+- append rate with 1 and 8 concurrent writers, each event `record_event` in its own transaction
+  (8 writers are 8 processes: the chain's advisory lock is what they contend on);
+- verification rate of `verify_chain()` and of the full `verify_log()` over the big log;
+- signing a checkpoint over the big log;
+- JSON Lines and CSV exports of it: time and the exporting process's peak memory.
+
+The big log is inserted directly (COPY of precomputed chained rows: the triggers allow INSERT).
+"""
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+
+
+def scratch_url():
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database: this benchmark measures PostgreSQL.")
+    base, _, name = url.rpartition("/")
+    name = name.split("?")[0]
+    return url, f"{base}/{name}_auditbench", f"{name}_auditbench"
+
+
+def setup_django(url, signing_key):
+    os.environ["DATABASE_URL"] = url
+    os.environ["AUDIT_SIGNING_KEY_FILE"] = str(signing_key)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "answerprint.settings")
+    import django
+
+    django.setup()
+
+
+def recreate_database(admin_url, name):
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+# --- Appends -------------------------------------------------------------------------------------
+
+def _append_worker(args):
+    url, key, count, writer = args
+    setup_django(url, key)
+    from django.db import connection, transaction
+
+    from answerprint.audit.services import record_event
+
+    started = time.perf_counter()
+    for i in range(count):
+        with transaction.atomic():
+            record_event(f"bench.writer{writer}", after={"i": i}, reason="benchmark")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def measure_appends(url, key, writers, total):
+    per_writer = total // writers
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no shared DB connections
+    with context.Pool(writers) as pool:
+        pool.map(_append_worker, [(url, key, 1, w) for w in range(writers)])  # warm up imports
+        started = time.perf_counter()
+        pool.map(_append_worker, [(url, key, per_writer, w) for w in range(writers)])
+        elapsed = time.perf_counter() - started
+    return per_writer * writers, elapsed
+
+
+# --- The big log ---------------------------------------------------------------------------------
+
+def insert_chained_events(count, batch=50_000):
+    """Append `count` well-formed chained events with COPY, continuing the existing chain."""
+    from django.db import connection
+
+    from answerprint.audit.chain import GENESIS_HASH, event_hash
+    from answerprint.audit.models import AuditEvent
+
+    last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+    sequence, prev_hash = (last["sequence"], last["hash"]) if last else (0, GENESIS_HASH)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    columns = ("sequence", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "production_id",
+               "target_type", "target_id", "target_repr", "before", "after", "reason", "request_id", "ip",
+               "user_agent", "prev_hash", "hash")
+    copy_sql = f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        done = 0
+        while done < count:
+            n = min(batch, count - done)
+            buffer = io.StringIO()
+            for _ in range(n):
+                sequence += 1
+                record = {
+                    "sequence": sequence,
+                    "occurred_at": (start + timedelta(milliseconds=sequence)).isoformat(timespec="microseconds"),
+                    "actor_id": None, "actor_name": "Bench Writer", "actor_role": "producer",
+                    "action": f"bench.action{sequence % 7}", "production_id": None,
+                    "target_type": "media.shot", "target_id": str(sequence % 500),
+                    "target_repr": f"SC{sequence % 500:03d}_SH010", "before": {"status": "in_review"},
+                    "after": {"status": "approved", "n": sequence}, "reason": "bulk benchmark row",
+                    "request_id": "", "ip": "127.0.0.1", "user_agent": "bench", "prev_hash": prev_hash,
+                }
+                record["hash"] = event_hash(record)
+                prev_hash = record["hash"]
+                row = [str(record[c]) if not isinstance(record[c], dict) else json.dumps(record[c], sort_keys=True)
+                       for c in columns]
+                row[2] = row[6] = "\\N"
+                buffer.write("\t".join(v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                                       if v != "\\N" else v for v in row) + "\n")
+            with raw.copy(copy_sql) as copy:
+                copy.write(buffer.getvalue())
+            done += n
+
+
+def _export_child(args):
+    """Runs in its own process so that its peak memory is the export's alone."""
+    url, key, fmt, path = args
+    setup_django(url, key)
+    from answerprint.audit.exports import ExportRequest, WRITERS
+    from answerprint.audit.models import AuditEvent
+
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    up_to = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
+    started = time.perf_counter()
+    size = 0
+    with open(path, "wb") as handle:
+        for chunk in WRITERS[fmt](ExportRequest(AuditEvent.objects.all(), {}, False), up_to, "bench"):
+            handle.write(chunk)
+            size += len(chunk)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return elapsed, baseline / 1024, peak / 1024, size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="size of the big log (default 1,000,000)")
+    parser.add_argument("--appends", type=int, default=2000, help="events appended per append measurement")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    admin_url, url, name = scratch_url()
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / "answerprint-auditbench"
+    workdir.mkdir(exist_ok=True)
+    key = workdir / "signing-key.pem"
+    recreate_database(admin_url, name)
+    setup_django(url, key)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from answerprint.audit.selectors import verify_chain, verify_log
+    from answerprint.audit.services import create_checkpoint
+    from answerprint.audit.signing import ensure_signing_key
+
+    ensure_signing_key(key)
+    call_command("migrate", verbosity=0)
+    rows = []
+
+    def row(what, count, seconds, extra=""):
+        rows.append((what, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}" if seconds else "-", extra))
+        print(f"  {what}: {count:,} in {seconds:.2f} s {extra}", file=sys.stderr, flush=True)
+
+    connection.close()
+    for writers in (1, 8):
+        count, seconds = measure_appends(url, key, writers, args.appends)
+        row(f"append, {writers} writer{'s' if writers > 1 else ''}", count, seconds)
+    from answerprint.audit.models import AuditEvent
+
+    report = verify_chain()
+    intact = report.ok and report.checked == AuditEvent.objects.count()
+    rows.append(("chain intact after concurrent appends", f"{report.checked:,}", "-", "-",
+                 "yes" if intact else f"NO: {report.problem}"))
+
+    started = time.perf_counter()
+    insert_chained_events(args.events)
+    row("bulk insert (COPY, precomputed chain)", args.events, time.perf_counter() - started)
+    connection.close()
+
+    started = time.perf_counter()
+    report = verify_chain()
+    row("verify_chain()", report.checked, time.perf_counter() - started, "ok" if report.ok else report.problem)
+
+    started = time.perf_counter()
+    checkpoint = create_checkpoint()
+    row("sign checkpoint (re-verify + Merkle root)", checkpoint.leaf_count, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    report = verify_log()
+    row("verify_log() (chain + checkpoints)", report.events_checked, time.perf_counter() - started,
+        "ok" if report.ok else report.problem)
+    connection.close()
+
+    context = multiprocessing.get_context("spawn")
+    for fmt in ("jsonl", "csv"):
+        path = workdir / f"export.{fmt}"
+        with context.Pool(1) as pool:
+            seconds, baseline, peak, size = pool.apply(_export_child, ((url, key, fmt, str(path)),))
+        row(f"export {fmt}", report.events_checked, seconds,
+            f"peak RSS {peak:.0f} MB (process at start {baseline:.0f} MB), file {size / 1e6:.0f} MB")
+        path.unlink()
+
+    if not args.keep:
+        connection.close()
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    widths = [max(len(str(r[i])) for r in rows + [("what", "events", "seconds", "events/s", "notes")])
+              for i in range(5)]
+    header = ("what", "events", "seconds", "events/s", "notes")
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(" | ".join(str(v).ljust(w) if i in (0, 4) else str(v).rjust(w) for i, (v, w) in
+                         enumerate(zip(r, widths))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """A person. `full_name` is the printed name that every signature of theirs shows."""
+
+    full_name = models.CharField(max_length=200, blank=True)
+
+    @property
+    def printed_name(self):
+        return self.full_name or self.get_full_name() or self.username
+
+    def __str__(self):
+        return self.printed_name
+
+
+class Role(models.TextChoices):
+    PRODUCER = "producer", "Producer"
+    SUPERVISOR = "supervisor", "Supervisor"
+    EDITOR = "editor", "Editor"
+    COMPLIANCE = "compliance", "Compliance"
+    VIEWER = "viewer", "Viewer"
+
+
+production_code_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,39}$", "Use 2-40 lowercase letters, digits and hyphens, starting with a letter or digit."
+)
+
+
+class Production(models.Model):
+    """A film or a series: the boundary of access, policy and consent."""
+
+    code = models.CharField(max_length=40, unique=True, validators=[production_code_validator])
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # The production's timeline rate, as a ratio (24000/1001, never 23.976).
+    fps_num = models.PositiveIntegerField(default=24)
+    fps_den = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self, at=None):
+        at = at or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+
+
+class Membership(models.Model):
+    """A user's role in one production. External reviewers get an expiry; anyone can be revoked."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["production", "user"], name="one_membership_per_user")]
+
+    def __str__(self):
+        return f"{self.user} — {self.get_role_display()} on {self.production}"
+
+    @property
+    def is_active(self):
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

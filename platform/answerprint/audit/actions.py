@@ -1,0 +1,86 @@
+"""Every action the audit log records: its name, the app that writes it, and what it means.
+
+The compliance pages describe events from here, and tests/audit/test_actions_registry.py reads
+the code for every `record_event(...)` call and fails when an action is written but not listed
+here, or listed here but written nowhere. A new audited change therefore needs a line here.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AuditedAction:
+    app: str
+    description: str
+    read: bool = False  # a read that matters (an export, a download of an original)
+
+
+_A = AuditedAction
+
+ACTIONS = {
+    # accounts
+    "auth.logged_in": _A("accounts", "Signed in"),
+    "auth.logged_out": _A("accounts", "Signed out"),
+    "auth.login_failed": _A("accounts", "A sign-in was refused (the name tried is kept, never the password)"),
+    "production.created": _A("accounts", "A production was opened"),
+    "production.updated": _A("accounts", "A production's title, description or frame rate changed"),
+    "membership.granted": _A("accounts", "Someone was given a role on a production"),
+    "membership.changed": _A("accounts", "Someone's role or access expiry changed"),
+    "membership.revoked": _A("accounts", "Someone's access to a production was revoked"),
+    # audit
+    "audit.exported": _A("audit", "The audit log was exported", read=True),
+    "audit.checkpoint_created": _A("audit", "A signed checkpoint was made on request"),
+    "audit.verified": _A("audit", "The audit log's chain and checkpoints were verified", read=True),
+    # media
+    "shot.created": _A("media", "A shot was created"),
+    "shot.updated": _A("media", "A shot's details changed"),
+    "media.uploaded": _A("media", "Original media was uploaded"),
+    "media.registered": _A("media", "Original media was registered by path"),
+    "media.upload_refused": _A("media", "An upload was refused"),
+    "media.ingested": _A("media", "Ingest finished: probe, proxy and thumbnails made"),
+    "media.ingest_failed": _A("media", "Ingest failed; the original is kept with the reason"),
+    "media.ingest_retried": _A("media", "Ingest was retried"),
+    "media.original_downloaded": _A("media", "An original was downloaded", read=True),
+    "timeline.imported": _A("media", "A timeline was imported"),
+    "user.created": _A("media", "A user account was created (the demo seed)"),
+    # review
+    "annotation.created": _A("review", "A drawing was added to a frame"),
+    "annotation.updated": _A("review", "A drawing was changed"),
+    "annotation.deleted": _A("review", "A drawing was deleted"),
+    "comment.created": _A("review", "A comment was written"),
+    "comment.edited": _A("review", "A comment was edited (the earlier text is kept)"),
+    "comment.deleted": _A("review", "A comment was deleted"),
+    "comment.resolved": _A("review", "A comment thread was resolved"),
+    "comment.reopened": _A("review", "A comment thread was reopened"),
+    "review_session.created": _A("review", "A review session was created"),
+    "review_session.changed": _A("review", "A review session changed"),
+    "review_session.closed": _A("review", "A review session was closed"),
+    "review.presenter_changed": _A("review", "A review room's presenter changed"),
+    # fixes
+    "fix_request.created": _A("fixes", "A fix was requested"),
+    "fix_request.refused": _A("fixes", "A fix request was refused (policy or consent)"),
+    "fix_request.cancelled": _A("fixes", "A fix request was cancelled"),
+    "fix_request.retried": _A("fixes", "A fix request was retried"),
+    "fix_job.queued": _A("fixes", "A fix job was queued"),
+    "fix_job.started": _A("fixes", "A worker started a fix job"),
+    "fix_job.taken_over": _A("fixes", "A worker took over a fix job another worker had left"),
+    "fix_job.retrying": _A("fixes", "A fix job failed and will be retried"),
+    "fix_job.failed": _A("fixes", "A fix job failed"),
+    "fix_job.cancelled": _A("fixes", "A fix job was cancelled"),
+    "fix_job.succeeded": _A("fixes", "A fix job finished"),
+    "fix_policy.changed": _A("fixes", "A production's approval policy changed"),
+    "proposal.created": _A("fixes", "A proposed fix was made"),
+    "proposal.signed": _A("fixes", "A proposed fix was signed (electronic signature)"),
+    "proposal.approved": _A("fixes", "A proposed fix was approved"),
+    "proposal.rejected": _A("fixes", "A proposed fix was rejected"),
+    "proposal.changes_requested": _A("fixes", "Changes to a proposed fix were requested"),
+    "proposal.approval_refused": _A("fixes", "An approval was refused"),
+    "proposal.promoted": _A("fixes", "An approved proposal was promoted"),
+    "signature.refused": _A("fixes", "A signature was refused (wrong credential or too many attempts)"),
+    "consent.recorded": _A("fixes", "A performer's consent was recorded"),
+    "consent.revoked": _A("fixes", "A performer's consent was revoked"),
+}
+
+
+def describe(action):
+    entry = ACTIONS.get(action)
+    return entry.description if entry else ""

@@ -1,0 +1,134 @@
+"""REST API of the audit log, for compliance tools: events, status, verification, exports."""
+from django.db import connection
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from answerprint.api import ProductionScopedView
+
+from . import services
+from .exports import FORMATS, signature_text
+from .forms import ExportFilterForm
+from .models import AuditEvent, Checkpoint
+from .protection import missing_protections
+from .selectors import latest_checkpoint
+from .signing import key_id, public_key_hex
+from .views import export_response
+
+FILTERS = [
+    OpenApiParameter("shot", OpenApiTypes.STR, description="shot name"),
+    OpenApiParameter("actor", OpenApiTypes.STR, description="username"),
+    OpenApiParameter("action", OpenApiTypes.STR, description="an action, or a prefix ending in '.' or '*'"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="from this time"),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="before this time"),
+]
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    signature = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = ["sequence", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "target_type",
+                  "target_id", "target_repr", "before", "after", "reason", "request_id", "ip", "user_agent",
+                  "prev_hash", "hash", "signature"]
+
+    def get_signature(self, event) -> str:
+        return signature_text(event.after)
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Checkpoint
+        fields = ["number", "first_sequence", "last_sequence", "leaf_count", "root", "previous_root",
+                  "last_event_hash", "created_at", "payload", "signature", "public_key", "key_id"]
+
+
+def _form(view, request):
+    form = ExportFilterForm(request.query_params, production=view.production)
+    if not form.is_valid():
+        raise ValidationError(form.errors)
+    return form
+
+
+class AuditEventListView(ProductionScopedView, APIView):
+    @extend_schema(parameters=FILTERS, responses=AuditEventSerializer(many=True))
+    def get(self, request, code):
+        self.require("view_audit")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(_form(self, request).events().order_by("-sequence"), request, view=self)
+        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+
+
+class AuditExportView(ProductionScopedView, APIView):
+    @extend_schema(parameters=FILTERS, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, code, fmt):
+        self.require("view_audit")
+        if fmt not in FORMATS:
+            raise NotFound(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+        return export_response(actor=request.user, production=self.production, form=_form(self, request), fmt=fmt,
+                               reason=request.query_params.get("reason", "")[:500])
+
+
+class AuditStatusView(ProductionScopedView, APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, code):
+        self.require("view_audit")
+        checkpoint = latest_checkpoint()
+        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        public_key = public_key_hex()
+        return Response({
+            "last_sequence": last["sequence"] if last else 0,
+            "last_hash": last["hash"] if last else "",
+            "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
+            "public_key": public_key, "key_id": key_id(public_key),
+            "missing_protections": missing_protections(connection),
+        })
+
+
+class AuditVerifyView(ProductionScopedView, APIView):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, code):
+        self.require("view_audit")
+        report, missing = services.verify_audit_log(actor=request.user, production=self.production)
+        return Response({
+            "ok": report.ok and not missing, "events_checked": report.events_checked,
+            "checkpoints_checked": report.checkpoints_checked, "broken_sequence": report.broken_sequence,
+            "broken_checkpoint": report.broken_checkpoint, "problems": report.problems,
+            "uncovered_from": report.uncovered_from, "missing_protections": missing,
+        })
+
+
+class CheckpointListView(ProductionScopedView, APIView):
+    @extend_schema(responses=CheckpointSerializer(many=True))
+    def get(self, request, code):
+        self.require("view_audit")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(Checkpoint.objects.order_by("-number"), request, view=self)
+        return paginator.get_paginated_response(CheckpointSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={201: CheckpointSerializer, 200: None})
+    def post(self, request, code):
+        self.require("view_audit")
+        try:
+            checkpoint = services.create_checkpoint(actor=request.user, reason=str(request.data.get("reason", ""))[:500])
+        except services.ChainBroken as exc:
+            return Response({"detail": f"Not signed: the chain does not verify ({exc})."},
+                            status=status.HTTP_409_CONFLICT)
+        if checkpoint is None:
+            return Response({"detail": "Every event is in a signed checkpoint already."})
+        return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("productions/<str:code>/audit/events/", AuditEventListView.as_view(), name="api-audit-events"),
+    path("productions/<str:code>/audit/export.<str:fmt>", AuditExportView.as_view(), name="api-audit-export"),
+    path("productions/<str:code>/audit/status/", AuditStatusView.as_view(), name="api-audit-status"),
+    path("productions/<str:code>/audit/verify/", AuditVerifyView.as_view(), name="api-audit-verify"),
+    path("productions/<str:code>/audit/checkpoints/", CheckpointListView.as_view(), name="api-audit-checkpoints"),
+]

@@ -1,0 +1,74 @@
+from django.conf import settings
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only, hash-chained audit log.
+
+    Rows are written only by `audit.services.record_event`; the database itself refuses
+    UPDATE, DELETE and TRUNCATE on this table (see migration 0002). Names, roles and the target's
+    description are copied in, so an entry still reads the same after the user or object changes.
+    """
+
+    sequence = models.BigIntegerField(unique=True)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=300, blank=True)
+    actor_role = models.CharField(max_length=40, blank=True)
+    action = models.CharField(max_length=100, db_index=True)
+    production = models.ForeignKey(
+        "accounts.Production", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [
+            models.Index(fields=["production", "sequence"]),
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["occurred_at"]),
+        ]
+
+    def __str__(self):
+        return f"#{self.sequence} {self.action} by {self.actor_name or 'system'}"
+
+
+class Checkpoint(models.Model):
+    """A signed Merkle root over the events since the checkpoint before it (append-only too).
+
+    `payload` holds the exact JSON that was signed: the range, the leaf count, the root, the chain
+    head at `last_sequence` and the previous checkpoint's root, so each checkpoint also commits to
+    every one before it. The signature is made with a key kept outside the database: whoever can
+    rewrite rows cannot make a checkpoint that verifies against the published public key.
+    """
+
+    number = models.PositiveIntegerField(unique=True)
+    first_sequence = models.BigIntegerField()
+    last_sequence = models.BigIntegerField(unique=True)
+    leaf_count = models.PositiveIntegerField()
+    root = models.CharField(max_length=64)
+    previous_root = models.CharField(max_length=64, blank=True)
+    last_event_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    payload = models.TextField()
+    signature = models.CharField(max_length=128)  # Ed25519, hex
+    public_key = models.CharField(max_length=64)  # raw Ed25519 public key, hex
+    key_id = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"checkpoint {self.number}: #{self.first_sequence}–#{self.last_sequence}"

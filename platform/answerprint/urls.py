@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("answerprint.accounts.api")),
+    path("api/", include("answerprint.media.api")),
+    path("api/", include("answerprint.review.api")),
+    path("api/", include("answerprint.audit.api")),
+    path("api/", include("answerprint.fixes.api")),
+    path("", include("answerprint.audit.urls")),
+    path("", include("answerprint.fixes.urls")),
+    path("", include("answerprint.accounts.urls")),
+    path("", include("answerprint.media.urls")),
+]

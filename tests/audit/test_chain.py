@@ -1,0 +1,105 @@
+import threading
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from answerprint.audit.models import AuditEvent
+from answerprint.audit.protection import missing_protections
+from answerprint.audit.selectors import verify_chain
+from answerprint.audit.services import record_event
+from tests.factories import ProductionFactory, UserFactory, member
+
+
+@pytest.mark.django_db
+def test_each_event_links_to_the_one_before():
+    # given an actor in a production
+    production = ProductionFactory()
+    actor = member(production, "producer")
+
+    # when three events are recorded
+    events = [record_event(f"test.step{i}", actor=actor, production=production, target=production)
+              for i in range(3)]
+
+    # then they form an unbroken chain carrying the actor's printed name and role
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert events[0].actor_name == actor.printed_name and events[0].actor_role == "producer"
+    report = verify_chain()
+    assert report.ok and report.checked == 3
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_update_and_delete_on_the_log():
+    # given a recorded event
+    event = record_event("test.recorded", actor=UserFactory())
+
+    # when it is updated or deleted with SQL, then the database refuses both
+    for statement in (f"UPDATE audit_auditevent SET action = 'forged' WHERE id = {event.pk}",
+                      f"DELETE FROM audit_auditevent WHERE id = {event.pk}"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.recorded"
+    assert missing_protections(connection) == []
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: no deferred FK checks pending
+def test_truncate_is_refused_even_with_replication_role_replica(postgres_only):
+    # given an event and a session that asks triggers to stay quiet
+    record_event("test.recorded")
+
+    # when the table is truncated, then the statement trigger still fires
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            cursor.execute("TRUNCATE audit_auditevent")
+    assert AuditEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_changed_event_is_named_by_verification():
+    # given a chain of five events, one of which is altered behind the triggers' back
+    for i in range(5):
+        record_event(f"test.step{i}")
+    with connection.cursor() as cursor:
+        from answerprint.audit import protection
+
+        protection.remove(connection)
+        cursor.execute("UPDATE audit_auditevent SET reason = 'rewritten' WHERE sequence = 3")
+        protection.install(connection)
+
+    # when the chain is verified
+    report = verify_chain()
+
+    # then the third event is named as the first broken link
+    assert not report.ok
+    assert report.broken_sequence == 3 and "altered" in report.problem
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_cannot_fork_the_chain(postgres_only):
+    # given eight threads writing at once
+    errors = []
+
+    def write(n):
+        try:
+            for i in range(10):
+                with transaction.atomic():
+                    record_event(f"test.writer{n}.{i}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+
+    # when they all append
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then every event landed on one unbroken chain
+    assert errors == []
+    assert AuditEvent.objects.count() == 80
+    assert list(AuditEvent.objects.values_list("sequence", flat=True)) == list(range(1, 81))
+    assert verify_chain().ok

@@ -1,0 +1,139 @@
+import json
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+
+from answerprint.audit.models import AuditEvent, Checkpoint
+from answerprint.audit.services import record_event
+from tests.factories import PASSWORD, ProductionFactory, member
+
+
+@pytest.fixture
+def production(db):
+    production = ProductionFactory(code="show")
+    with transaction.atomic():
+        record_event("proposal.signed", production=production, reason="matches the plate", after={
+            "printed_name": "Ada Lovelace", "signed_at": "2026-03-04T05:06:07+00:00", "meaning": "approval",
+            "record_hash": "cd" * 32})
+        record_event("shot.created", production=production)
+        record_event("shot.created", production=ProductionFactory())
+    return production
+
+
+def signed_in(client, user):
+    """Signs in (which itself adds an auth.logged_in event)."""
+    client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def body(response):
+    return b"".join(response)
+
+
+def test_compliance_sees_the_production_events_with_signatures(client, production):
+    # given a compliance officer of the production
+    officer = member(production, "compliance")
+
+    # when they open the audit page
+    response = signed_in(client, officer).get(reverse("audit-page", args=["show"]))
+
+    # then they see this production's events, the printed signature and the export links
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Signed by Ada Lovelace at 2026-03-04 05:06:07 UTC — meaning: approval" in page
+    assert "Reason: matches the plate" in page
+    assert page.count('id="event-') == 2
+    assert reverse("audit-export", args=["show", "csv"]) in page
+
+
+def test_the_audit_page_filters_by_action_prefix(client, production):
+    officer = member(production, "compliance")
+    response = signed_in(client, officer).get(reverse("audit-page", args=["show"]), {"action": "proposal."})
+    assert response.content.decode().count('id="event-') == 1
+
+
+def test_a_viewer_may_not_see_the_audit_trail(client, production):
+    # given a viewer, when they open the audit page or export, then both are refused
+    viewer = signed_in(client, member(production, "viewer"))
+    assert viewer.get(reverse("audit-page", args=["show"])).status_code == 403
+    assert viewer.get(reverse("audit-export", args=["show", "jsonl"])).status_code == 403
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
+def test_another_productions_member_gets_not_found(client, production):
+    outsider = member(ProductionFactory(), "compliance")
+    assert signed_in(client, outsider).get(reverse("audit-page", args=["show"])).status_code == 404
+
+
+def test_an_export_download_streams_and_is_recorded(client, production):
+    # given a producer
+    producer = member(production, "producer")
+
+    # when they download the CSV export
+    response = signed_in(client, producer).get(reverse("audit-export", args=["show", "csv"]), {"reason": "guild"})
+
+    # then it streams as an attachment ending in a manifest, and the download is on the record
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-show-')
+    lines = body(response).decode().splitlines()
+    assert lines[0].startswith("record,sequence") and lines[-1].startswith("manifest,")
+    event = AuditEvent.objects.get(action="audit.exported")
+    assert event.actor == producer and event.reason == "guild" and event.production == production
+
+
+def test_a_bad_export_filter_is_a_clear_error(client, production):
+    producer = signed_in(client, member(production, "producer"))
+    response = producer.get(reverse("audit-export", args=["show", "jsonl"]), {"shot": "NOPE"})
+    assert response.status_code == 400 and b"No shot named 'NOPE'" in response.content
+    assert producer.get(reverse("audit-export", args=["show", "xml"])).status_code == 400
+
+
+def test_verifying_from_the_page_reports_and_is_recorded(client, production):
+    # given a compliance officer
+    officer = signed_in(client, member(production, "compliance"))
+
+    # when they press verify
+    response = officer.post(reverse("audit-verify", args=["show"]), follow=True)
+
+    # then they are told the log verifies, and their verification is on the record
+    assert "The audit log verifies: 4 events" in response.content.decode()
+    assert AuditEvent.objects.get(action="audit.verified").after["ok"] is True
+
+
+def test_a_checkpoint_can_be_signed_from_the_page(client, production):
+    officer = signed_in(client, member(production, "compliance"))
+    response = officer.post(reverse("audit-checkpoint", args=["show"]), follow=True)
+    assert "Checkpoint 1 signed: events #1–#4" in response.content.decode()
+    assert Checkpoint.objects.count() == 1
+
+
+def test_the_api_lists_filtered_events_in_a_fixed_number_of_queries(client, production,
+                                                                  django_assert_num_queries):
+    # given more events in the production
+    officer = signed_in(client, member(production, "compliance"))
+    with transaction.atomic():
+        for i in range(20):
+            record_event("comment.created", production=production)
+
+    # when the API lists them by action, then the query count does not grow with the events
+    with django_assert_num_queries(8):  # session, user, membership, count, page; none per event
+        response = officer.get(reverse("api-audit-events", args=["show"]), {"action": "comment.created"})
+    data = response.json()
+    assert data["count"] == 20 and data["results"][0]["sequence"] == 24
+
+
+def test_the_api_shows_the_signature_and_status(client, production):
+    officer = signed_in(client, member(production, "compliance"))
+    events = officer.get(reverse("api-audit-events", args=["show"]), {"action": "proposal.signed"}).json()
+    assert events["results"][0]["signature"].startswith("Signed by Ada Lovelace")
+    status = officer.get(reverse("api-audit-status", args=["show"])).json()
+    assert status["last_sequence"] == 4 and len(status["public_key"]) == 64 and status["missing_protections"] == []
+
+
+def test_the_api_export_ends_with_a_signed_manifest(client, production):
+    officer = signed_in(client, member(production, "compliance"))
+    response = officer.get(reverse("api-audit-export", args=["show", "jsonl"]))
+    manifest = json.loads(body(response).decode().splitlines()[-1])
+    assert manifest["record"] == "manifest" and manifest["filters"] == {"production": "show"}
+    assert len(manifest["signature"]) == 128

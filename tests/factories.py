@@ -1,0 +1,63 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from answerprint.accounts.models import Membership, Production, Role
+from answerprint.media.models import Shot, Version
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    full_name = factory.Sequence(lambda n: f"Person Number{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class ProductionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Production
+
+    code = factory.Sequence(lambda n: f"prod-{n}")
+    title = factory.Sequence(lambda n: f"Production {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    production = factory.SubFactory(ProductionFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.VIEWER
+
+
+class ShotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shot
+
+    production = factory.SubFactory(ProductionFactory)
+    name = factory.Sequence(lambda n: f"SC{n:03d}_SH010")
+    first_frame = 1001
+    last_frame = 1048
+
+
+class VersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Version
+
+    shot = factory.SubFactory(ShotFactory)
+    number = factory.Sequence(lambda n: n + 1)
+
+
+def member(production, role, **kwargs):
+    """A user with `role` on `production`."""
+    return MembershipFactory(production=production, role=role, **kwargs).user
