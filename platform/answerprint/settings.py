@@ -196,6 +196,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "answerprint.audit.tasks.make_checkpoint",
         "schedule": AUDIT_CHECKPOINT_MINUTES * 60.0,
     },
+    # Each writer seals its own events right after commit; this catches one that died in between.
+    "audit-seal": {
+        "task": "answerprint.audit.tasks.seal_events",
+        "schedule": 60.0,
+    },
 }
 
 REST_FRAMEWORK = {

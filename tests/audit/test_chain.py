@@ -2,11 +2,14 @@ import threading
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from answerprint.audit import tasks
 
 from answerprint.audit.models import AuditEvent
 from answerprint.audit.protection import missing_protections
 from answerprint.audit.selectors import verify_chain
-from answerprint.audit.services import record_event
+from answerprint.audit.services import record_event, seal_pending
 from tests.factories import ProductionFactory, UserFactory, member
 
 
@@ -16,9 +19,11 @@ def test_each_event_links_to_the_one_before():
     production = ProductionFactory()
     actor = member(production, "producer")
 
-    # when three events are recorded
-    events = [record_event(f"test.step{i}", actor=actor, production=production, target=production)
-              for i in range(3)]
+    # when three events are recorded and sealed
+    ids = [record_event(f"test.step{i}", actor=actor, production=production, target=production).pk
+           for i in range(3)]
+    assert seal_pending() == 3
+    events = list(AuditEvent.objects.filter(pk__in=ids).order_by("sequence"))
 
     # then they form an unbroken chain carrying the actor's printed name and role
     assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
@@ -42,6 +47,72 @@ def test_the_database_refuses_update_and_delete_on_the_log():
     assert missing_protections(connection) == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_sealed_as_its_transaction_commits_and_a_rollback_leaves_no_gap():
+    # given a change that is rolled back with its event
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record_event("test.rolled_back")
+        raise RuntimeError("the change failed")
+
+    # when another change commits with its event
+    with transaction.atomic():
+        event = record_event("test.committed")
+        # then, inside the transaction, the event is written but not yet chained
+        assert AuditEvent.objects.get(pk=event.pk).hash is None
+
+    # and once committed it is sealed as event #1, with no hole where the rolled-back one was
+    sealed = AuditEvent.objects.get(pk=event.pk)
+    assert (sealed.sequence, sealed.prev_hash) == (1, "0" * 64) and sealed.hash
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["test.committed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_whose_writer_died_before_sealing_is_sealed_by_the_sweep():
+    # given an event that committed but was never sealed (its process died in between)
+    record_event("test.first")
+    orphan = AuditEvent.objects.create(occurred_at=timezone.now(), action="test.orphan", actor_name="system")
+    assert AuditEvent.objects.get(pk=orphan.pk).hash is None
+
+    # when the scheduled sweep runs
+    sealed = tasks.seal_events()
+
+    # then it is chained after the event before it, and the chain verifies
+    assert sealed == 1
+    assert AuditEvent.objects.get(pk=orphan.pk).sequence == 2
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replica", [False, True])
+def test_sealing_is_the_only_update_an_event_allows(replica, request):
+    if replica and connection.vendor != "postgresql":
+        pytest.skip("session_replication_role is PostgreSQL's")
+    # given an unsealed event (optionally in a session that asks triggers to stay quiet)
+    event = record_event("test.recorded", reason="as written")
+    if replica:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+
+    def refused(statement):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+
+    # when anything but the seal is written to it, then the database refuses: content before
+    # sealing, content smuggled in with a seal, and a seal that leaves a chain column empty
+    refused(f"UPDATE audit_auditevent SET reason = 'rewritten' WHERE id = {event.pk}")
+    refused(f"UPDATE audit_auditevent SET reason = 'rewritten', sequence = 1, prev_hash = '{'0' * 64}', "
+            f"hash = '{'a' * 64}' WHERE id = {event.pk}")
+    refused(f"UPDATE audit_auditevent SET sequence = 1, hash = '{'a' * 64}' WHERE id = {event.pk}")
+
+    # when it is sealed, then that is allowed once, and the sealed event can never change again
+    assert seal_pending() == 1
+    refused(f"UPDATE audit_auditevent SET hash = '{'b' * 64}' WHERE id = {event.pk}")
+    refused(f"UPDATE audit_auditevent SET sequence = NULL, prev_hash = NULL, hash = NULL WHERE id = {event.pk}")
+    sealed = AuditEvent.objects.get(pk=event.pk)
+    assert sealed.reason == "as written" and verify_chain().ok
+
+
 @pytest.mark.django_db(transaction=True)  # committed rows: no deferred FK checks pending
 def test_truncate_is_refused_even_with_replication_role_replica(postgres_only):
     # given an event and a session that asks triggers to stay quiet
@@ -60,6 +131,7 @@ def test_a_changed_event_is_named_by_verification():
     # given a chain of five events, one of which is altered behind the triggers' back
     for i in range(5):
         record_event(f"test.step{i}")
+    seal_pending()
     with connection.cursor() as cursor:
         from answerprint.audit import protection
 

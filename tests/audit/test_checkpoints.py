@@ -11,17 +11,22 @@ from answerprint.audit.chain import merkle_root
 from answerprint.audit.models import AuditEvent, Checkpoint
 from answerprint.audit.protection import missing_protections
 from answerprint.audit.selectors import verify_log
-from answerprint.audit.services import ChainBroken, create_checkpoint, record_event
+from answerprint.audit.services import ChainBroken, create_checkpoint, record_event, seal_pending
 from answerprint.audit.signing import public_key_hex
 from tests.factories import UserFactory
 
 
 def record(n, prefix="test.step"):
-    return [record_event(f"{prefix}{i}") for i in range(n)]
+    """n events, sealed into the chain (a test's transaction never commits, so nothing seals them)."""
+    ids = [record_event(f"{prefix}{i}").pk for i in range(n)]
+    seal_pending()
+    return list(AuditEvent.objects.filter(pk__in=ids).order_by("sequence"))
 
 
 def behind_the_triggers(sql, params=()):
-    """What an attacker with the table owner's rights could do: lift the triggers, write, restore."""
+    """What an attacker with the table owner's rights could do to the sealed log: lift the
+    triggers, write, restore."""
+    seal_pending()
     protection.remove(connection)
     try:
         with connection.cursor() as cursor:

@@ -142,7 +142,7 @@ def put_sequence_in_storage(pattern_path, folder, frames=12, start=SEQUENCE_STAR
 
 
 def actions(production):
-    return list(AuditEvent.objects.filter(production=production).order_by("sequence").values_list("action", flat=True))
+    return list(AuditEvent.objects.filter(production=production).values_list("action", flat=True))
 
 
 class NoLocalPathStorage(Storage):

@@ -60,6 +60,7 @@ class AuditEventListView(ProductionScopedView, APIView):
     @extend_schema(parameters=FILTERS, responses=AuditEventSerializer(many=True))
     def get(self, request, code):
         self.require("view_audit")
+        services.seal_pending()  # so every listed event has its number and hash
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(_form(self, request).events().order_by("-sequence"), request, view=self)
         return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
@@ -79,8 +80,9 @@ class AuditStatusView(ProductionScopedView, APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code):
         self.require("view_audit")
+        services.seal_pending()
         checkpoint = latest_checkpoint()
-        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        last = AuditEvent.objects.filter(hash__isnull=False).order_by("-sequence").values("sequence", "hash").first()
         public_key = public_key_hex()
         return Response({
             "last_sequence": last["sequence"] if last else 0,
@@ -108,6 +110,7 @@ class CheckpointListView(ProductionScopedView, APIView):
     @extend_schema(responses=CheckpointSerializer(many=True))
     def get(self, request, code):
         self.require("view_audit")
+        services.seal_pending()  # so every listed event has its number and hash
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(Checkpoint.objects.order_by("-number"), request, view=self)
         return paginator.get_paginated_response(CheckpointSerializer(page, many=True).data)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from .chain import CHAINED_FIELDS, GapCover, canonical_payload
 from .models import AuditEvent, Checkpoint
 from .pdf import PDFWriter
-from .services import ChainBroken, chain_record_with_time, create_checkpoint, record_event
+from .services import ChainBroken, chain_record_with_time, create_checkpoint, record_event, seal_pending
 
 FORMAT_NAME = "answerprint-audit-export"
 FORMAT_VERSION = 1
@@ -337,7 +337,8 @@ def start_export(*, actor, fmt, request, production=None, reason=""):
     try:
         create_checkpoint()
     except ChainBroken:
-        pass
+        seal_pending()
+    event.refresh_from_db(fields=["sequence"])
     actor_name = actor.printed_name if actor is not None else "system"
     return WRITERS[fmt](request, event.sequence, actor_name)
 

@@ -5,12 +5,13 @@ from django.db import models
 class AuditEvent(models.Model):
     """One entry of the append-only, hash-chained audit log.
 
-    Rows are written only by `audit.services.record_event`; the database itself refuses
-    UPDATE, DELETE and TRUNCATE on this table (see migration 0002). Names, roles and the target's
-    description are copied in, so an entry still reads the same after the user or object changes.
+    Rows are written only by `audit.services.record_event` and chained by `seal_pending`, which
+    fills `sequence`, `prev_hash` and `hash` once; the database refuses every other UPDATE, and
+    DELETE and TRUNCATE (see `protection`). Names, roles and the target's description are copied
+    in, so an entry still reads the same after the user or object changes.
     """
 
-    sequence = models.BigIntegerField(unique=True)
+    sequence = models.BigIntegerField(unique=True, null=True, blank=True)  # null until sealed
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -30,19 +31,26 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
-        ordering = ["sequence"]
+        # Sealed events in chain order, then any not sealed yet in the order they were written.
+        ordering = [models.F("sequence").asc(nulls_last=True), "id"]
         indexes = [
             models.Index(fields=["production", "sequence"]),
             models.Index(fields=["target_type", "target_id"]),
             models.Index(fields=["occurred_at"]),
+            models.Index(fields=["id"], condition=models.Q(hash__isnull=True), name="audit_event_unsealed"),
         ]
 
+    @property
+    def sealed(self):
+        return self.hash is not None
+
     def __str__(self):
-        return f"#{self.sequence} {self.action} by {self.actor_name or 'system'}"
+        number = f"#{self.sequence}" if self.sequence is not None else "(sealing)"
+        return f"{number} {self.action} by {self.actor_name or 'system'}"
 
 
 class Checkpoint(models.Model):

@@ -1,11 +1,14 @@
-"""Database-level protection of the audit tables (events and checkpoints): they refuse UPDATE,
-DELETE and TRUNCATE.
+"""Database-level protection of the audit tables (events and checkpoints).
+
+Checkpoints refuse UPDATE, DELETE and TRUNCATE outright. Events refuse DELETE and TRUNCATE, and
+allow exactly one UPDATE per row: the seal, which fills `sequence`, `prev_hash` and `hash` while
+they are empty and changes nothing else. A sealed event can never change again.
 
 PostgreSQL: row triggers for UPDATE/DELETE and a statement trigger for TRUNCATE (TRUNCATE fires
 no DELETE trigger), enabled ALWAYS so `session_replication_role = replica` cannot silence them.
 SQLite: BEFORE UPDATE/DELETE triggers (SQLite has no TRUNCATE; its truncate optimisation is off
 when a DELETE trigger exists). In production the app's database role should also hold only
-INSERT and SELECT on the table; the triggers guard against everything else that connects.
+INSERT, SELECT and UPDATE on the table; the triggers guard against everything else.
 """
 TABLE = "audit_auditevent"
 CHECKPOINT_TABLE = "audit_checkpoint"
@@ -20,20 +23,44 @@ _TRIGGERS = {
 }
 PROTECTED_TABLES = tuple(_TRIGGERS)
 
-_POSTGRES_FUNCTION = f"""
+# The columns sealing fills; everything else about an event is fixed when it is written.
+SEAL_COLUMNS = ("sequence", "prev_hash", "hash")
+_EVENT_CONTENT_COLUMNS = ("id", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "production_id",
+                          "target_type", "target_id", "target_repr", "before", "after", "reason", "request_id",
+                          "ip", "user_agent")
+
+# Per table, the PostgreSQL function its row trigger runs.
+_POSTGRES_ROW_FUNCTION = {TABLE: "answerprint_audit_seal_only", CHECKPOINT_TABLE: "answerprint_audit_refuse"}
+_REFUSE = f"RAISE EXCEPTION '{MESSAGE}: % refused on %', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'"
+_SEAL_ARRAY = "ARRAY[" + ", ".join(f"'{name}'" for name in SEAL_COLUMNS) + "]"
+_POSTGRES_FUNCTIONS = [
+    f"""
     CREATE OR REPLACE FUNCTION answerprint_audit_refuse() RETURNS trigger AS $$
     BEGIN
-        RAISE EXCEPTION '{MESSAGE}: % refused on %', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+        {_REFUSE};
     END;
     $$ LANGUAGE plpgsql
-    """
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION answerprint_audit_seal_only() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP = 'UPDATE' AND OLD.hash IS NULL
+           AND NEW.hash IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.sequence IS NOT NULL
+           AND to_jsonb(NEW) - {_SEAL_ARRAY} = to_jsonb(OLD) - {_SEAL_ARRAY} THEN
+            RETURN NEW;
+        END IF;
+        {_REFUSE};
+    END;
+    $$ LANGUAGE plpgsql
+    """,
+]
 
 
 def _postgres_install(table):
     row, truncate, _, _ = _TRIGGERS[table]
     return [
         f"CREATE TRIGGER {row} BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION answerprint_audit_refuse()",
+        f"FOR EACH ROW EXECUTE FUNCTION {_POSTGRES_ROW_FUNCTION[table]}()",
         f"CREATE TRIGGER {truncate} BEFORE TRUNCATE ON {table} "
         f"FOR EACH STATEMENT EXECUTE FUNCTION answerprint_audit_refuse()",
         f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {row}",
@@ -46,10 +73,18 @@ def _postgres_remove(table):
     return [f"DROP TRIGGER IF EXISTS {row} ON {table}", f"DROP TRIGGER IF EXISTS {truncate} ON {table}"]
 
 
+def _sqlite_update_refused_when(table):
+    if table != TABLE:
+        return ""
+    changed = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in _EVENT_CONTENT_COLUMNS)
+    unsealed = " OR ".join(f"NEW.{column} IS NULL" for column in SEAL_COLUMNS)
+    return f"WHEN OLD.hash IS NOT NULL OR {unsealed} OR {changed} "
+
+
 def _sqlite_install(table):
     _, _, update, delete = _TRIGGERS[table]
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {update} BEFORE UPDATE ON {table} "
+        f"CREATE TRIGGER IF NOT EXISTS {update} BEFORE UPDATE ON {table} {_sqlite_update_refused_when(table)}"
         f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}: UPDATE refused on {table}'); END",
         f"CREATE TRIGGER IF NOT EXISTS {delete} BEFORE DELETE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}: DELETE refused on {table}'); END",
@@ -82,11 +117,11 @@ def install(connection, tables=None):
     if not tables:
         return
     if connection.vendor == "postgresql":
-        statements = [_POSTGRES_FUNCTION]
+        statements = list(_POSTGRES_FUNCTIONS)
         for table in tables:
             statements += _postgres_remove(table) + _postgres_install(table)
     else:
-        statements = [statement for table in tables for statement in _sqlite_install(table)]
+        statements = [statement for table in tables for statement in _sqlite_remove(table) + _sqlite_install(table)]
     _run(connection, statements)
 
 
@@ -106,15 +141,20 @@ def missing_protections(connection):
             row, truncate, update, delete = _TRIGGERS[table]
             if connection.vendor == "postgresql":
                 cursor.execute(
-                    "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal",
+                    "SELECT tgname, tgenabled, tgfoid::regproc::text FROM pg_trigger "
+                    "WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal",
                     [table],
                 )
-                found = dict(cursor.fetchall())
+                found = {name: (enabled, function) for name, enabled, function in cursor.fetchall()}
+                expected_function = {row: _POSTGRES_ROW_FUNCTION[table], truncate: "answerprint_audit_refuse"}
                 for name in (row, truncate):
                     if name not in found:
                         missing.append(f"trigger {name} on {table} is missing")
-                    elif found[name] != "A":  # 'A' = ALWAYS: fires even under session_replication_role=replica
+                    elif found[name][0] != "A":  # 'A' = ALWAYS: fires even under session_replication_role=replica
                         missing.append(f"trigger {name} on {table} is not ENABLE ALWAYS")
+                    elif found[name][1] != expected_function[name]:
+                        missing.append(f"trigger {name} on {table} runs {found[name][1]}, "
+                                       f"not {expected_function[name]}")
             else:
                 cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
                 found = {r[0] for r in cursor.fetchall()}

@@ -67,6 +67,9 @@ def _postgres_chain_records(first, last, chunk_size):
 
 def verify_chain():
     """Recompute the whole chain from the first event; the report names the first broken link."""
+    from .services import seal_pending
+
+    seal_pending()
     return verify_records(chain_records(), expected_prev_hash=GENESIS_HASH, expected_sequence=1)
 
 
@@ -130,7 +133,7 @@ def filtered_events(*, production=None, shot=None, actor=None, action="", since=
         events = events.filter(occurred_at__gte=since)
     if until is not None:
         events = events.filter(occurred_at__lt=until)
-    return events.order_by("sequence")
+    return events  # in the model's order: the chain's, then any event not sealed yet
 
 
 # --- Verification of the whole log ---------------------------------------------------------------
@@ -191,8 +194,10 @@ def _checkpoint_problem(checkpoint, tree, last_hash, previous, trusted_keys):
 def verify_log(chunk_size=5000):
     """One pass over the log: every event's hash and link, and every checkpoint's root, signature,
     range and link to the checkpoint before it. Stops at the first broken link."""
+    from .services import seal_pending
     from .signing import trusted_public_keys
 
+    seal_pending()
     checkpoints = list(Checkpoint.objects.order_by("number"))
     trusted = trusted_public_keys()
     report = LogReport(ok=True)

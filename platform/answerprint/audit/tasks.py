@@ -1,4 +1,4 @@
-"""Celery: the scheduled checkpoint (CELERY_BEAT_SCHEDULE runs it)."""
+"""Celery: the scheduled checkpoint and the sealing sweep (CELERY_BEAT_SCHEDULE runs them)."""
 from celery import shared_task
 
 from . import services
@@ -8,3 +8,8 @@ from . import services
 def make_checkpoint():
     checkpoint = services.create_checkpoint()
     return checkpoint.number if checkpoint else None
+
+
+@shared_task(name="answerprint.audit.tasks.seal_events")
+def seal_events():
+    return services.seal_pending()

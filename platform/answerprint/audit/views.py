@@ -47,6 +47,7 @@ def export_response(*, actor, production, form, fmt, reason=""):
 @require_GET
 def audit_page(request, code):
     production, membership = _scope(request, code)
+    services.seal_pending()  # so the page numbers every event it shows
     form = ExportFilterForm(request.GET or None, production=production)
     # An invalid filter shows its error above the unfiltered list rather than an empty page.
     events = form.events() if form.is_bound and form.is_valid() else filtered_events(production=production)

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from answerprint.accounts.models import Membership, Role
 from answerprint.accounts.permissions import can
-from answerprint.audit.services import lock_chain, record_event
+from answerprint.audit.services import record_event
 from answerprint.media.models import MediaAsset, Version
 
 from . import broadcast
@@ -93,12 +93,7 @@ def rooms_showing(version):
 
 
 def _lock_rooms(rooms):
-    """Lock the rooms' rows, in id order so two writers never wait on each other crosswise.
-
-    The audit chain's lock is taken first: every audited writer takes it (record_event), and
-    taking it before the room rows gives all of them one lock order, so a service that records
-    an event and then writes to a room cannot deadlock against one of these."""
-    lock_chain()
+    """Lock the rooms' rows, in id order so two writers never wait on each other crosswise."""
     locked = {room.pk: room for room in Room.objects.select_for_update().filter(pk__in=[r.pk for r in rooms])
               .order_by("pk")}
     return [locked[room.pk] for room in rooms]
@@ -106,7 +101,6 @@ def _lock_rooms(rooms):
 
 def _lock_rooms_showing(version):
     """rooms_showing(version), locked, in one query (this is on the path of every note)."""
-    lock_chain()
     sessions = ReviewSessionItem.objects.filter(version=version, session__closed_at__isnull=True) \
         .values("session_id")
     rooms = list(Room.objects.select_for_update()
