@@ -6,8 +6,8 @@
 Works in a scratch database next to DATABASE_URL's (`<name>_auditbench`, dropped and made
 afresh), so it never touches real data. Prints one table:
 
-- append rate with 1 and 8 concurrent writers, each event `record_event` in its own transaction
-  (8 writers are 8 processes: the chain's advisory lock is what they contend on);
+- append rate with 1 and 8 concurrent writers (processes): `record_event` as its own transaction
+  and inside `transaction.atomic()`, next to a plain INSERT baseline measured in the same run;
 - verification rate of `verify_chain()` and of the full `verify_log()` over the big log;
 - signing a checkpoint over the big log;
 - JSON Lines and CSV exports of it: time and the exporting process's peak memory.
@@ -56,30 +56,49 @@ def recreate_database(admin_url, name):
 
 
 # --- Appends -------------------------------------------------------------------------------------
+# Three ways of writing, each with the same writers, in the same run: the machine's own ceiling
+# (a plain INSERT of a small row into an unaudited table), `record_event` as its own transaction,
+# and `record_event` inside `transaction.atomic()` as a service calls it (BEGIN and COMMIT are
+# two more round trips). Shared machines drift; the ratio to the baseline is what carries over.
+
+APPEND_MODES = ("plain insert (baseline)", "record_event", "record_event in atomic()")
+_BASELINE_TABLE = "bench_plain_insert"
+
 
 def _append_worker(args):
-    url, key, count, writer = args
+    url, key, count, mode = args
     setup_django(url, key)
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from answerprint.audit.services import record_event
 
+    def append(i):
+        if mode == "plain insert (baseline)":
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {_BASELINE_TABLE} (occurred_at, action, after) VALUES (%s, %s, %s)",
+                               [timezone.now(), "bench.append", json.dumps({"i": i})])
+        elif mode == "record_event":
+            record_event("bench.append", after={"i": i}, reason="benchmark")
+        else:
+            with transaction.atomic():
+                record_event("bench.append", after={"i": i}, reason="benchmark")
+
     started = time.perf_counter()
     for i in range(count):
-        with transaction.atomic():
-            record_event(f"bench.writer{writer}", after={"i": i}, reason="benchmark")
+        append(i)
     elapsed = time.perf_counter() - started
     connection.close()
     return elapsed
 
 
-def measure_appends(url, key, writers, total):
+def measure_appends(url, key, writers, total, mode):
     per_writer = total // writers
     context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no shared DB connections
     with context.Pool(writers) as pool:
-        pool.map(_append_worker, [(url, key, 1, w) for w in range(writers)])  # warm up imports
+        pool.map(_append_worker, [(url, key, 3, mode)] * writers)  # warm up imports and connections
         started = time.perf_counter()
-        pool.map(_append_worker, [(url, key, per_writer, w) for w in range(writers)])
+        pool.map(_append_worker, [(url, key, per_writer, mode)] * writers)
         elapsed = time.perf_counter() - started
     return per_writer * writers, elapsed
 
@@ -90,7 +109,7 @@ def insert_chained_events(count, batch=50_000):
     """Append `count` well-formed chained events with COPY, continuing the existing chain."""
     from django.db import connection
 
-    from answerprint.audit.chain import GENESIS_HASH, event_hash
+    from answerprint.audit.chain import GENESIS_HASH, content_hash, link_hash
     from answerprint.audit.models import AuditEvent
 
     last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
@@ -98,7 +117,7 @@ def insert_chained_events(count, batch=50_000):
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     columns = ("sequence", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "production_id",
                "target_type", "target_id", "target_repr", "before", "after", "reason", "request_id", "ip",
-               "user_agent", "prev_hash", "hash")
+               "user_agent", "prev_hash", "content_hash", "hash")
     copy_sql = f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN"
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -118,7 +137,8 @@ def insert_chained_events(count, batch=50_000):
                     "after": {"status": "approved", "n": sequence}, "reason": "bulk benchmark row",
                     "request_id": "", "ip": "127.0.0.1", "user_agent": "bench", "prev_hash": prev_hash,
                 }
-                record["hash"] = event_hash(record)
+                record["content_hash"] = content_hash(record)
+                record["hash"] = link_hash(sequence, prev_hash, record["content_hash"])
                 prev_hash = record["hash"]
                 row = [str(record[c]) if not isinstance(record[c], dict) else json.dumps(record[c], sort_keys=True)
                        for c in columns]
@@ -178,13 +198,21 @@ def main():
         rows.append((what, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}" if seconds else "-", extra))
         print(f"  {what}: {count:,} in {seconds:.2f} s {extra}", file=sys.stderr, flush=True)
 
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {_BASELINE_TABLE} (id bigserial PRIMARY KEY, occurred_at timestamptz, "
+                       f"action text, after jsonb)")
     connection.close()
     for writers in (1, 8):
-        count, seconds = measure_appends(url, key, writers, args.appends)
-        row(f"append, {writers} writer{'s' if writers > 1 else ''}", count, seconds)
+        baseline = None
+        for mode in APPEND_MODES:
+            count, seconds = measure_appends(url, key, writers, args.appends, mode)
+            rate = count / seconds
+            baseline = baseline or rate
+            row(f"append, {writers} writer{'s' if writers > 1 else ''}: {mode}", count, seconds,
+                "" if mode == APPEND_MODES[0] else f"{rate / baseline:.2f}x the plain insert")
     from answerprint.audit.models import AuditEvent
 
-    report = verify_chain()
+    report = verify_chain()  # seals what the writers left to it first
     intact = report.ok and report.checked == AuditEvent.objects.count()
     rows.append(("chain intact after concurrent appends", f"{report.checked:,}", "-", "-",
                  "yes" if intact else f"NO: {report.problem}"))

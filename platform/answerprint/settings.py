@@ -196,10 +196,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "answerprint.audit.tasks.make_checkpoint",
         "schedule": AUDIT_CHECKPOINT_MINUTES * 60.0,
     },
-    # Each writer seals its own events right after commit; this catches one that died in between.
+    # Writers seal right after commit; this seals what a writer that died in between, or one
+    # that left its events to a sealer finishing at that instant, left pending.
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
-        "schedule": 60.0,
+        "schedule": 10.0,
     },
 }
 

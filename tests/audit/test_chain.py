@@ -5,6 +5,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from answerprint.audit import tasks
+from answerprint.audit.chain import link_hash
 
 from answerprint.audit.models import AuditEvent
 from answerprint.audit.protection import missing_protections
@@ -68,18 +69,20 @@ def test_an_event_is_sealed_as_its_transaction_commits_and_a_rollback_leaves_no_
 
 @pytest.mark.django_db(transaction=True)
 def test_an_event_whose_writer_died_before_sealing_is_sealed_by_the_sweep():
-    # given an event that committed but was never sealed (its process died in between)
+    # given an event inserted and committed without record_event, as if its writer died
+    # between commit and seal
     record_event("test.first")
-    orphan = AuditEvent.objects.create(occurred_at=timezone.now(), action="test.orphan", actor_name="system")
-    assert AuditEvent.objects.get(pk=orphan.pk).hash is None
+    orphan = AuditEvent.objects.create(occurred_at=timezone.now(), action="test.orphan", actor_name="system",
+                                       content_hash="c" * 64)
 
     # when the scheduled sweep runs
     sealed = tasks.seal_events()
 
-    # then it is chained after the event before it, and the chain verifies
+    # then it is chained after the event before it
     assert sealed == 1
-    assert AuditEvent.objects.get(pk=orphan.pk).sequence == 2
-    assert verify_chain().ok
+    orphan = AuditEvent.objects.get(pk=orphan.pk)
+    assert orphan.sequence == 2
+    assert orphan.hash == link_hash(2, AuditEvent.objects.get(sequence=1).hash, "c" * 64)
 
 
 @pytest.mark.django_db
@@ -170,8 +173,18 @@ def test_concurrent_writers_cannot_fork_the_chain(postgres_only):
     for thread in threads:
         thread.join()
 
-    # then every event landed on one unbroken chain
+    # then every event landed on one unbroken chain (verification seals what writers left to it)
     assert errors == []
-    assert AuditEvent.objects.count() == 80
+    report = verify_chain()
+    assert report.ok and report.checked == 80
     assert list(AuditEvent.objects.values_list("sequence", flat=True)) == list(range(1, 81))
-    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_verification_notices_a_column_the_update_guard_does_not_cover():
+    # given a column added to the event table without installing the protections again
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent ADD COLUMN note varchar(20)")
+
+    # then the protection check names it: it could be changed before the event is sealed
+    assert any("does not cover column note" in problem for problem in missing_protections(connection))

@@ -1,13 +1,21 @@
 """The hash chain, in plain Python (no Django), so that anyone can check a chain offline.
 
-An event's hash is the SHA-256 of its canonical serialisation, which includes the previous
-event's hash. Changing, removing or reordering any event breaks every link after it.
+Each event has two hashes. Its content hash is the SHA-256 of the canonical JSON of what it
+records (who, what, when, before and after...), computed by the writer. Its chain hash is the
+SHA-256 of "sequence:prev_hash:content_hash", computed when the event is sealed into the chain;
+prev_hash is the chain hash of the event before it. Changing, removing or reordering any event
+breaks every link after it.
+
+The split is what lets the database seal events itself as their transactions commit: the link
+needs only the sequence, the previous hash and the stored content hash, which SQL can hash
+(see `sealing`); the canonical JSON is made once, in Python, by the writer.
 """
 import hashlib
 import json
 from dataclasses import dataclass
 
 GENESIS_HASH = "0" * 64
+CHAIN_VERSION = 2
 
 # The fields an event's hash covers, in this order. Adding a field is a new chain version.
 CHAINED_FIELDS = (
@@ -29,6 +37,8 @@ CHAINED_FIELDS = (
     "user_agent",
     "prev_hash",
 )
+# What the writer records; sealing adds the position in the chain.
+CONTENT_FIELDS = tuple(name for name in CHAINED_FIELDS if name not in ("sequence", "prev_hash"))
 
 
 def _make_encoder():
@@ -52,12 +62,21 @@ _dumps = _make_encoder()
 
 
 def canonical_bytes(record):
-    """UTF-8 JSON of the chained fields: sorted keys, no spaces, times as ISO-8601 strings."""
-    return _dumps({name: record[name] for name in CHAINED_FIELDS}).encode("utf-8")
+    """UTF-8 JSON of the content fields: sorted keys, no spaces, times as ISO-8601 strings."""
+    return _dumps({name: record[name] for name in CONTENT_FIELDS}).encode("utf-8")
+
+
+def content_hash(record):
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def link_hash(sequence, prev_hash, content_hash_hex):
+    return hashlib.sha256(f"{sequence}:{prev_hash}:{content_hash_hex}".encode("ascii")).hexdigest()
 
 
 def event_hash(record):
-    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+    """The chain hash of a whole record (its content, sequence and prev_hash)."""
+    return link_hash(record["sequence"], record["prev_hash"], content_hash(record))
 
 
 @dataclass

@@ -32,7 +32,7 @@ from .pdf import PDFWriter
 from .services import ChainBroken, chain_record_with_time, create_checkpoint, record_event, seal_pending
 
 FORMAT_NAME = "answerprint-audit-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the offline verifier reads this version only
 FORMATS = {
     "jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
     "csv": ("text/csv; charset=utf-8", "csv"),

@@ -5,8 +5,8 @@ from django.db import models
 class AuditEvent(models.Model):
     """One entry of the append-only, hash-chained audit log.
 
-    Rows are written only by `audit.services.record_event` and chained by `seal_pending`, which
-    fills `sequence`, `prev_hash` and `hash` once; the database refuses every other UPDATE, and
+    Rows are written only by `audit.services.record_event` and chained by `sealing`, which
+    fills `sequence`, `prev_hash` and `hash` once, as the writer commits; the database refuses every other UPDATE, and
     DELETE and TRUNCATE (see `protection`). Names, roles and the target's description are copied
     in, so an entry still reads the same after the user or object changes.
     """
@@ -19,8 +19,8 @@ class AuditEvent(models.Model):
     actor_name = models.CharField(max_length=300, blank=True)
     actor_role = models.CharField(max_length=40, blank=True)
     action = models.CharField(max_length=100, db_index=True)
-    production = models.ForeignKey(
-        "accounts.Production", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    production = models.ForeignKey(  # indexed with the sequence below
+        "accounts.Production", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
@@ -31,8 +31,10 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
+    content_hash = models.CharField(max_length=64)  # SHA-256 of the canonical content (chain.content_hash)
     prev_hash = models.CharField(max_length=64, null=True, blank=True)
-    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Not indexed: nothing looks an event up by its hash, and sealing rewrites every index entry.
+    hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         # Sealed events in chain order, then any not sealed yet in the order they were written.

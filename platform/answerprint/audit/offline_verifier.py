@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - the message is the point
     sys.exit("offline_verifier.py needs the `cryptography` package: pip install cryptography")
 
 FORMAT_NAME = "answerprint-audit-export"
+FORMAT_VERSION = 2  # 2: chain hash over sequence, prev_hash and a content hash
 GENESIS_HASH = "0" * 64
 # The event fields the chain hashes, in this order (answerprint/audit/chain.py: CHAINED_FIELDS).
 CHAINED_FIELDS = (
@@ -42,6 +43,7 @@ CHAINED_FIELDS = (
     "target_type", "target_id", "target_repr", "before", "after", "reason", "request_id", "ip",
     "user_agent", "prev_hash",
 )
+CONTENT_FIELDS = tuple(name for name in CHAINED_FIELDS if name not in ("sequence", "prev_hash"))
 CSV_COLUMNS = ("record",) + CHAINED_FIELDS + ("hash", "signature", "data")
 MAX_PROBLEMS = 50
 
@@ -53,7 +55,10 @@ def canonical_payload(value):
 
 
 def event_hash(record):
-    return hashlib.sha256(canonical_payload({name: record[name] for name in CHAINED_FIELDS})).hexdigest()
+    """SHA-256 of "sequence:prev_hash:content hash", the content hash being the SHA-256 of the
+    canonical JSON of everything else the event records."""
+    content = hashlib.sha256(canonical_payload({name: record[name] for name in CONTENT_FIELDS})).hexdigest()
+    return hashlib.sha256(f"{record['sequence']}:{record['prev_hash']}:{content}".encode("ascii")).hexdigest()
 
 
 def leaf_hash(event_hash_hex):
@@ -248,6 +253,9 @@ def _read_manifest(path):
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise Unreadable("no verification manifest at the end of the file: this is not a complete export")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise Unreadable(f"this is an export of format version {manifest.get('version')}; "
+                         f"this verifier reads version {FORMAT_VERSION}")
     manifest.pop("record", None)
     return kind, manifest_at, manifest
 

@@ -10,6 +10,8 @@ SQLite: BEFORE UPDATE/DELETE triggers (SQLite has no TRUNCATE; its truncate opti
 when a DELETE trigger exists). In production the app's database role should also hold only
 INSERT, SELECT and UPDATE on the table; the triggers guard against everything else.
 """
+import re
+
 TABLE = "audit_auditevent"
 CHECKPOINT_TABLE = "audit_checkpoint"
 MESSAGE = "audit log is append-only"
@@ -25,35 +27,46 @@ PROTECTED_TABLES = tuple(_TRIGGERS)
 
 # The columns sealing fills; everything else about an event is fixed when it is written.
 SEAL_COLUMNS = ("sequence", "prev_hash", "hash")
-_EVENT_CONTENT_COLUMNS = ("id", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "production_id",
-                          "target_type", "target_id", "target_repr", "before", "after", "reason", "request_id",
-                          "ip", "user_agent")
 
 # Per table, the PostgreSQL function its row trigger runs.
 _POSTGRES_ROW_FUNCTION = {TABLE: "answerprint_audit_seal_only", CHECKPOINT_TABLE: "answerprint_audit_refuse"}
 _REFUSE = f"RAISE EXCEPTION '{MESSAGE}: % refused on %', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'"
-_SEAL_ARRAY = "ARRAY[" + ", ".join(f"'{name}'" for name in SEAL_COLUMNS) + "]"
-_POSTGRES_FUNCTIONS = [
-    f"""
+_POSTGRES_REFUSE = f"""
     CREATE OR REPLACE FUNCTION answerprint_audit_refuse() RETURNS trigger AS $$
     BEGIN
         {_REFUSE};
     END;
     $$ LANGUAGE plpgsql
-    """,
-    f"""
+    """
+
+
+def _content_columns(connection):
+    """Every column of the event table but the ones sealing fills: read from the table at install
+    time, so the guard covers columns added later once it is installed again (as a migration that
+    adds one must; `missing_protections` notices a column the guard does not cover)."""
+    with connection.cursor() as cursor:
+        columns = [column.name for column in connection.introspection.get_table_description(cursor, TABLE)]
+    return [column for column in columns if column not in SEAL_COLUMNS]
+
+
+def _postgres_seal_only(connection):
+    # An explicit row comparison: comparing to_jsonb(NEW) with to_jsonb(OLD) cost more than the
+    # seal's own UPDATE.
+    columns = _content_columns(connection)
+    new = ", ".join(f"NEW.{column}" for column in columns)
+    old = ", ".join(f"OLD.{column}" for column in columns)
+    return f"""
     CREATE OR REPLACE FUNCTION answerprint_audit_seal_only() RETURNS trigger AS $$
     BEGIN
         IF TG_OP = 'UPDATE' AND OLD.hash IS NULL
            AND NEW.hash IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.sequence IS NOT NULL
-           AND to_jsonb(NEW) - {_SEAL_ARRAY} = to_jsonb(OLD) - {_SEAL_ARRAY} THEN
+           AND ROW({new}) IS NOT DISTINCT FROM ROW({old}) THEN
             RETURN NEW;
         END IF;
         {_REFUSE};
     END;
     $$ LANGUAGE plpgsql
-    """,
-]
+    """
 
 
 def _postgres_install(table):
@@ -73,18 +86,18 @@ def _postgres_remove(table):
     return [f"DROP TRIGGER IF EXISTS {row} ON {table}", f"DROP TRIGGER IF EXISTS {truncate} ON {table}"]
 
 
-def _sqlite_update_refused_when(table):
+def _sqlite_update_refused_when(connection, table):
     if table != TABLE:
         return ""
-    changed = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in _EVENT_CONTENT_COLUMNS)
+    changed = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in _content_columns(connection))
     unsealed = " OR ".join(f"NEW.{column} IS NULL" for column in SEAL_COLUMNS)
     return f"WHEN OLD.hash IS NOT NULL OR {unsealed} OR {changed} "
 
 
-def _sqlite_install(table):
+def _sqlite_install(connection, table):
     _, _, update, delete = _TRIGGERS[table]
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {update} BEFORE UPDATE ON {table} {_sqlite_update_refused_when(table)}"
+        f"CREATE TRIGGER IF NOT EXISTS {update} BEFORE UPDATE ON {table} {_sqlite_update_refused_when(connection, table)}"
         f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}: UPDATE refused on {table}'); END",
         f"CREATE TRIGGER IF NOT EXISTS {delete} BEFORE DELETE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}: DELETE refused on {table}'); END",
@@ -117,11 +130,12 @@ def install(connection, tables=None):
     if not tables:
         return
     if connection.vendor == "postgresql":
-        statements = list(_POSTGRES_FUNCTIONS)
+        statements = [_POSTGRES_REFUSE] + ([_postgres_seal_only(connection)] if TABLE in tables else [])
         for table in tables:
             statements += _postgres_remove(table) + _postgres_install(table)
     else:
-        statements = [statement for table in tables for statement in _sqlite_remove(table) + _sqlite_install(table)]
+        statements = [statement for table in tables
+                      for statement in _sqlite_remove(table) + _sqlite_install(connection, table)]
     _run(connection, statements)
 
 
@@ -159,4 +173,24 @@ def missing_protections(connection):
                 cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
                 found = {r[0] for r in cursor.fetchall()}
                 missing += [f"trigger {name} on {table} is missing" for name in (update, delete) if name not in found]
-    return missing
+    from .sealing import missing as missing_sealing
+
+    return missing + _unguarded_columns(connection) + missing_sealing(connection)
+
+
+def _unguarded_columns(connection):
+    """Event columns the UPDATE guard does not compare (a column added without reinstalling it)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'answerprint_audit_seal_only'")
+            row = cursor.fetchone()
+        source = row[0] if row else ""
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [_TRIGGERS[TABLE][2]])
+            row = cursor.fetchone()
+        source = row[0] if row else ""
+    if not source:
+        return []  # reported as a missing trigger above
+    return [f"the update guard on {TABLE} does not cover column {column}: install the protections again"
+            for column in _content_columns(connection) if not re.search(rf"\bNEW\.{column}\b", source)]

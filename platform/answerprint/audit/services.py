@@ -6,18 +6,15 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .chain import CHAINED_FIELDS, GENESIS_HASH, MerkleTree, canonical_payload, event_hash, verify_records
+from .chain import GENESIS_HASH, MerkleTree, canonical_payload, content_hash, verify_records
 from .context import current_request
 from .models import AuditEvent, Checkpoint
+from .sealing import seal_after_commit, seal_pending
 
-# Any 64-bit constant: the key of the PostgreSQL advisory lock that serialises appends.
-_CHAIN_LOCK_KEY = 0x4155444954  # "AUDIT"
-# Checkpoints take their own lock: a long root computation must never hold up appends.
+# Checkpoints take their own lock: a long root computation must never hold up sealing.
 _CHECKPOINT_LOCK_KEY = 0x41554449544350  # "AUDITCP"
 
 CHECKPOINT_VERSION = 1
-# What a writer stores; sealing adds the rest of the chained fields.
-_CONTENT_FIELDS = tuple(name for name in CHAINED_FIELDS if name not in ("sequence", "prev_hash"))
 
 
 def _plain_json(value):
@@ -45,93 +42,62 @@ def _role_of(actor, production):
     return "admin" if actor.is_superuser else ""
 
 
-def lock_chain():
-    """Serialise sealing, so two sealers can never both extend the same last event."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-    # SQLite: transactions begin IMMEDIATE (settings), so only one writer holds the database.
-
-
 def record_event(action, *, actor=None, production=None, target=None, before=None, after=None,
                  reason="", actor_role=None, actor_name=None):
     """Write one event inside the caller's transaction; it is sealed into the chain after commit.
 
     Call it from the service that makes the change, in the same `transaction.atomic()` block:
-    the change and its event commit together or not at all. Writers take no shared lock: chaining
-    needs the previous committed event, and holding one lock through every writer's commit capped
-    the whole platform at one commit (one WAL flush) at a time. Instead `seal_pending` gives
-    committed events their sequence, previous hash and hash, many per transaction, right after
-    the writer commits. Until then the row is already append-only: the database lets its three
-    chain columns be filled once and refuses every other change.
+    the change and its event commit together or not at all. The writer hashes the content; the
+    chain position is given after commit (see `sealing`), so writers never wait on each other.
     """
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     target_type, target_id, target_repr = _describe(target)
     context = current_request.get()
-    event = AuditEvent.objects.create(
-        occurred_at=timezone.now(),
-        actor_id=actor.pk if actor else None,
-        actor_name=actor_name if actor_name is not None else (actor.printed_name if actor else "system"),
-        actor_role=actor_role if actor_role is not None else _role_of(actor, production),
-        action=action,
-        production_id=production.pk if production is not None else None,
-        target_type=target_type,
-        target_id=target_id,
-        target_repr=target_repr,
-        before=_plain_json(before),
-        after=_plain_json(after),
-        reason=reason or "",
-        request_id=context.request_id,
-        ip=context.ip,
-        user_agent=context.user_agent,
-    )
-    transaction.on_commit(lambda: _seal_after_commit(event.pk), robust=True)
+    record = {
+        "occurred_at": timezone.now(),
+        "actor_id": actor.pk if actor else None,
+        "actor_name": actor_name if actor_name is not None else (actor.printed_name if actor else "system"),
+        "actor_role": actor_role if actor_role is not None else _role_of(actor, production),
+        "action": action,
+        "production_id": production.pk if production is not None else None,
+        "target_type": target_type,
+        "target_id": target_id,
+        "target_repr": target_repr,
+        "before": _plain_json(before),
+        "after": _plain_json(after),
+        "reason": reason or "",
+        "request_id": context.request_id,
+        "ip": context.ip,
+        "user_agent": context.user_agent,
+    }
+    record["content_hash"] = content_hash(chain_record_with_time(record))
+    event = AuditEvent(**record)
+    event.pk = _insert(record)
+    event._state.adding, event._state.db = False, connection.alias
+    transaction.on_commit(seal_after_commit, robust=True)
     return event
 
 
-def _seal_after_commit(event_id):
-    # Another writer's sealer may have taken this event along with its own already.
-    if AuditEvent.objects.filter(pk=event_id, hash__isnull=True).exists():
-        seal_pending()
+_INSERT_COLUMNS = ("occurred_at", "actor_id", "actor_name", "actor_role", "action", "production_id", "target_type",
+                   "target_id", "target_repr", "before", "after", "reason", "request_id", "ip", "user_agent",
+                   "content_hash")
+_JSON_COLUMNS = {"before", "after"}
 
 
-# Rows per sealing transaction: bounds the lock hold and the UPDATE when a backlog is sealed.
-SEAL_BATCH = 2000
-
-
-def seal_pending():
-    """Chain every committed, unsealed event, in the order they were written; returns how many.
-
-    Reads the events back from the database, so each hash covers exactly what is stored. Safe to
-    call from anywhere at any time: each writer calls it after commit, readers that need the
-    whole chain (verification, checkpoints, exports, the compliance pages) call it first, and
-    Celery beat sweeps up after a process that died between its commit and its seal.
-    """
-    if not AuditEvent.objects.filter(hash__isnull=True).exists():
-        return 0  # the common case for readers: one indexed query, no lock
-    sealed = 0
-    while True:
-        with transaction.atomic():
-            lock_chain()
-            pending = list(AuditEvent.objects.filter(hash__isnull=True).order_by("pk")
-                           .values("pk", *_CONTENT_FIELDS)[:SEAL_BATCH])
-            if not pending:
-                return sealed
-            head = AuditEvent.objects.filter(hash__isnull=False).order_by("-sequence") \
-                .values("sequence", "hash").first()
-            sequence, prev_hash = (head["sequence"], head["hash"]) if head else (0, GENESIS_HASH)
-            events = []
-            for row in pending:
-                sequence += 1
-                record = chain_record_with_time({**row, "sequence": sequence, "prev_hash": prev_hash})
-                prev_hash = event_hash(record)
-                events.append(AuditEvent(pk=row["pk"], sequence=sequence, prev_hash=record["prev_hash"],
-                                         hash=prev_hash))
-            AuditEvent.objects.bulk_update(events, ["sequence", "prev_hash", "hash"])
-            sealed += len(events)
-        if len(pending) < SEAL_BATCH:
-            return sealed
+def _insert(record):
+    """INSERT the event and return its id. This is every audited change's hot path, so it is one
+    plain statement: the ORM's per-field preparation cost as much CPU as the insert itself."""
+    table = AuditEvent._meta.db_table
+    values = ", ".join("%s" for _ in _INSERT_COLUMNS)
+    params = [json.dumps(record[name], sort_keys=True) if name in _JSON_COLUMNS and record[name] is not None
+              else record[name] for name in _INSERT_COLUMNS]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) RETURNING id", params)
+            return cursor.fetchone()[0]
+        cursor.execute(f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES ({values})", params)
+        return cursor.lastrowid
 
 
 def chain_record_with_time(record):
