@@ -110,3 +110,15 @@ def test_a_signature_shows_printed_name_time_meaning_and_signed_hash():
     # then the printed line carries all four
     assert exports.signature_text(after) == (
         f"Signed by Ada Lovelace at 2026-02-03 04:05:06 UTC — meaning: approval — sha256 {'cd' * 32}")
+
+
+@pytest.mark.parametrize("before, count", [(0, 1), (0, 1000), (3, 17), (5, 4096 + 3), (1, 2 ** 15 + 5)])
+def test_packed_leaves_give_the_same_root_as_one_by_one(before, count):
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(before + count)]
+    one_by_one, packed = chain.MerkleTree(), chain.MerkleTree()
+    for value in hashes:
+        one_by_one.add_leaf(value)
+    for value in hashes[:before]:
+        packed.add_leaf(value)
+    packed.add_packed_leaves(b"".join(bytes.fromhex(value) for value in hashes[before:]))
+    assert (packed.size, packed.root()) == (one_by_one.size, one_by_one.root())

@@ -155,6 +155,22 @@ class MerkleTree:
             (size_r, right), (size_l, left) = self._stack.pop(), self._stack.pop()
             self._stack.append((size_l + size_r, node_hash(left, right)))
 
+    def add_packed_leaves(self, packed, block=1 << 14):
+        """Add leaves given as concatenated 32-byte event hashes, hashing whole aligned blocks
+        level by level: the same root as add_leaf one by one, at a fraction of the calls."""
+        sha256 = hashlib.sha256
+        count = len(packed) // 32
+        done = 0
+        while done < count:
+            size = block
+            while size > 1 and (self.size % size or size > count - done):
+                size //= 2
+            level = [sha256(b"\x00" + packed[i:i + 32]).digest() for i in range(done * 32, (done + size) * 32, 32)]
+            while len(level) > 1:
+                level = [sha256(b"\x01" + left + right).digest() for left, right in zip(level[0::2], level[1::2])]
+            self.add_subtree(size, level[0])
+            done += size
+
     def root(self):
         if not self._stack:
             return EMPTY_ROOT

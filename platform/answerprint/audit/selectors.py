@@ -1,12 +1,13 @@
-import itertools
 import json
+import multiprocessing
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 
-from .chain import CHAINED_FIELDS, GENESIS_HASH, MerkleTree, verify_records
+from .chain import CHAINED_FIELDS, GENESIS_HASH, ChainReport, MerkleTree, verify_records
 from .models import AuditEvent, Checkpoint
+from .scan import RangeCheck, check_span
 from .services import chain_record_with_time
 
 _COLUMNS = tuple(CHAINED_FIELDS) + ("hash",)
@@ -15,14 +16,9 @@ _COLUMNS = tuple(CHAINED_FIELDS) + ("hash",)
 def chain_records(queryset=None, chunk_size=5000, *, first=None, last=None):
     """Events as the dicts that were hashed, in sequence order, streamed in chunks.
 
-    `first`/`last` bound the sequence numbers. The whole-log path on PostgreSQL reads plain rows
-    through one server-side cursor with the time already formatted by the database: building
-    model dicts and datetimes was most of the cost of verifying a large log.
-    """
-    if queryset is None and connection.vendor == "postgresql":
-        yield from _postgres_chain_records(first, last, chunk_size)
-        return
-    queryset = AuditEvent.objects.all() if queryset is None else queryset
+    `first`/`last` bound the sequence numbers. Checking the chain on PostgreSQL reads through
+    `scan` instead (see check_events); this is the portable way, and what exports build on."""
+    queryset = AuditEvent.objects.filter(sequence__isnull=False) if queryset is None else queryset
     if first is not None:
         queryset = queryset.filter(sequence__gte=first)
     if last is not None:
@@ -31,38 +27,42 @@ def chain_records(queryset=None, chunk_size=5000, *, first=None, last=None):
         yield chain_record_with_time(row)
 
 
-_cursor_numbers = itertools.count()
-# The exact text chain_record_with_time makes: ISO 8601, microseconds, UTC as "+00:00".
-_POSTGRES_TIME = """to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+def _scan_params():
+    """The connection parameters a scan worker needs (it opens its own connection)."""
+    return {key: value for key, value in connection.get_connection_params().items()
+            if isinstance(value, (str, int)) and key != "prepare_threshold"}
 
 
-def _postgres_chain_records(first, last, chunk_size):
-    columns = ", ".join(_POSTGRES_TIME if name == "occurred_at" else name for name in _COLUMNS)
-    conditions, params = [], []
-    if first is not None:
-        conditions.append("sequence >= %s")
-        params.append(first)
-    if last is not None:
-        conditions.append("sequence <= %s")
-        params.append(last)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    sql = f"SELECT {columns} FROM {AuditEvent._meta.db_table} {where} ORDER BY sequence"
-    before_at, after_at = _COLUMNS.index("before"), _COLUMNS.index("after")
-    # Inside a transaction the cursor streams from one snapshot instead of being materialised.
-    with transaction.atomic():
-        connection.ensure_connection()
-        cursor = connection.connection.cursor(name=f"audit_chain_{next(_cursor_numbers)}")
-        cursor.itersize = chunk_size
-        try:
-            cursor.execute(sql, params)
-            for row in cursor:
-                record = dict(zip(_COLUMNS, row))
-                for index, name in ((before_at, "before"), (after_at, "after")):
-                    if isinstance(row[index], str):
-                        record[name] = json.loads(row[index])
-                yield record
-        finally:
-            cursor.close()
+def check_events(first, last, expected_prev_hash=GENESIS_HASH, pool=None, parts=1):
+    """Verify the sealed events first..last (hash and link, and the link into `first`); returns
+    a scan.RangeCheck whose `hashes` feed the Merkle roots. PostgreSQL streams through `scan`,
+    split over `pool` when one is given; elsewhere the events are read through the ORM."""
+    if connection.vendor == "postgresql":
+        if pool is None:  # in this connection, so inside the caller's transaction
+            connection.ensure_connection()
+            return check_span(connection.connection, first, last, expected_prev_hash)
+        return check_span(_scan_params(), first, last, expected_prev_hash, pool=pool, parts=parts)
+    hashes = bytearray()
+
+    def collect(records):
+        for record in records:
+            hashes.extend(bytes.fromhex(record["hash"]))
+            yield record
+
+    report = verify_records(collect(chain_records(first=first, last=last)), expected_prev_hash, first)
+    if report.ok and (report.last_sequence or first - 1) < last:
+        missing = (report.last_sequence or first - 1) + 1
+        report = ChainReport(False, report.checked, report.last_sequence, report.last_hash, missing,
+                             f"event #{missing} is missing")
+    checked = hashes[:32 * report.checked]
+    return RangeCheck(first, "", report.checked, report.last_sequence, report.last_hash, bytes(checked),
+                      report.broken_sequence, report.problem)
+
+
+def chain_head():
+    """(sequence, hash) of the last sealed event, or None."""
+    head = AuditEvent.objects.filter(sequence__isnull=False).order_by("-sequence").values_list("sequence", "hash")
+    return head.first()
 
 
 def verify_chain():
@@ -70,7 +70,12 @@ def verify_chain():
     from .services import seal_pending
 
     seal_pending()
-    return verify_records(chain_records(), expected_prev_hash=GENESIS_HASH, expected_sequence=1)
+    head = chain_head()
+    if head is None:
+        return ChainReport(True, 0, None, GENESIS_HASH)
+    check = check_events(1, head[0])
+    return ChainReport(not check.problem, check.checked, check.last_sequence, check.last_hash or GENESIS_HASH,
+                       check.broken_sequence, check.problem)
 
 
 def events_for_target(target):
@@ -191,9 +196,34 @@ def _checkpoint_problem(checkpoint, tree, last_hash, previous, trusted_keys):
     return ""
 
 
-def verify_log(chunk_size=5000):
+# Events checked in one go: bounds the memory their hashes take (32 bytes each) while keeping
+# the per-query cost negligible.
+WINDOW_EVENTS = 500_000
+
+
+def _windows(checkpoints, head):
+    """Consecutive (first, last, checkpoints ending inside) spans covering 1..head, cut at
+    checkpoint ends so that every checkpoint's leaves lie in one span."""
+    start, inside = 1, []
+    for checkpoint in checkpoints:
+        if checkpoint.last_sequence > head:
+            break
+        inside.append(checkpoint)
+        if checkpoint.last_sequence - start + 1 >= WINDOW_EVENTS:
+            yield start, checkpoint.last_sequence, inside
+            start, inside = checkpoint.last_sequence + 1, []
+    while start <= head:
+        end = inside[-1].last_sequence if inside else min(head, start + WINDOW_EVENTS - 1)
+        yield start, end, inside
+        start, inside = end + 1, []
+
+
+def verify_log(workers=1):
     """One pass over the log: every event's hash and link, and every checkpoint's root, signature,
-    range and link to the checkpoint before it. Stops at the first broken link."""
+    range and link to the checkpoint before it. Stops at the first broken link.
+
+    `workers` > 1 splits the work over that many processes (PostgreSQL only; not from inside a
+    Celery worker, whose processes cannot have children)."""
     from .services import seal_pending
     from .signing import trusted_public_keys
 
@@ -201,37 +231,48 @@ def verify_log(chunk_size=5000):
     checkpoints = list(Checkpoint.objects.order_by("number"))
     trusted = trusted_public_keys()
     report = LogReport(ok=True)
-    state = {"index": 0, "tree": MerkleTree(), "previous": None}
-
-    def feed(records):
-        for record in records:
-            index = state["index"]
-            if index < len(checkpoints) and not report.problems:
-                checkpoint = checkpoints[index]
-                state["tree"].add_leaf(record["hash"])
-                if record["sequence"] == checkpoint.last_sequence:
-                    problem = _checkpoint_problem(checkpoint, state["tree"], record["hash"], state["previous"],
-                                                  trusted)
-                    if problem:
-                        report.problems.append(problem)
-                        report.broken_checkpoint = checkpoint.number
-                    else:
-                        report.checkpoints_checked += 1
-                    state.update(index=index + 1, tree=MerkleTree(), previous=checkpoint)
-            yield record
-
-    chain = verify_records(feed(chain_records(chunk_size=chunk_size)), GENESIS_HASH, expected_sequence=1)
-    report.events_checked, report.last_sequence = chain.checked, chain.last_sequence
-    if not chain.ok:
-        report.problems.insert(0, chain.problem)
-        report.broken_sequence = chain.broken_sequence
-    elif state["index"] < len(checkpoints) and not report.problems:
-        checkpoint = checkpoints[state["index"]]
+    head = chain_head()
+    head_sequence = head[0] if head else 0
+    pool = None
+    if workers > 1 and connection.vendor == "postgresql" and head_sequence > WINDOW_EVENTS // 10:
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        last_hash, previous = GENESIS_HASH, None
+        for first, last, inside in _windows(checkpoints, head_sequence):
+            check = check_events(first, last, last_hash, pool=pool, parts=workers if pool else 1)
+            report.events_checked += check.checked
+            report.last_sequence = check.last_sequence or report.last_sequence
+            for checkpoint in inside:
+                covered = checkpoint.last_sequence - first + 1
+                if check.checked < covered:
+                    break  # its events did not all verify: the chain problem is reported below
+                tree = MerkleTree()
+                tree.add_packed_leaves(check.hashes[32 * (checkpoint.first_sequence - first):32 * covered])
+                leaf_hash = check.hashes[32 * (covered - 1):32 * covered].hex()
+                problem = _checkpoint_problem(checkpoint, tree, leaf_hash, previous, trusted)
+                if problem:
+                    report.problems.append(problem)
+                    report.broken_checkpoint = checkpoint.number
+                    break
+                report.checkpoints_checked += 1
+                previous = checkpoint
+            if check.problem:
+                report.problems.insert(0, check.problem)
+                report.broken_sequence = check.broken_sequence
+            if report.problems:
+                break
+            last_hash = check.last_hash
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    if not report.problems and report.checkpoints_checked < len(checkpoints):
+        checkpoint = checkpoints[report.checkpoints_checked]
         report.problems.append(f"checkpoint {checkpoint.number} covers events up to #{checkpoint.last_sequence}, "
-                               f"but the log ends at #{chain.last_sequence or 0}")
+                               f"but the log ends at #{head_sequence}")
         report.broken_checkpoint = checkpoint.number
     covered = checkpoints[-1].last_sequence if checkpoints else 0
-    if chain.ok and (chain.last_sequence or 0) > covered:
+    if not report.problems and head_sequence > covered:
         report.uncovered_from = covered + 1
     report.ok = not report.problems
     return report

@@ -6,7 +6,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .chain import GENESIS_HASH, MerkleTree, canonical_payload, content_hash, verify_records
+from .chain import GENESIS_HASH, MerkleTree, canonical_payload, content_hash
 from .context import current_request
 from .models import AuditEvent, Checkpoint
 from .sealing import seal_after_commit, seal_pending
@@ -126,7 +126,7 @@ def create_checkpoint(*, actor=None, reason=""):
     itself signed evidence, and an event per run would leave every later run something to sign.
     A person's request is an action, and is recorded.
     """
-    from .selectors import chain_records
+    from .selectors import chain_head, check_events
     from .signing import key_id, sign
 
     seal_pending()
@@ -134,23 +134,15 @@ def create_checkpoint(*, actor=None, reason=""):
         _lock_checkpoints()
         previous = Checkpoint.objects.order_by("-number").first()
         first = previous.last_sequence + 1 if previous else 1
-        head = AuditEvent.objects.filter(hash__isnull=False).order_by("-sequence").values("sequence", "hash").first()
-        if head is None or head["sequence"] < first:
+        head = chain_head()
+        if head is None or head[0] < first:
             return None
+        head = {"sequence": head[0], "hash": head[1]}
+        check = check_events(first, head["sequence"], previous.last_event_hash if previous else GENESIS_HASH)
+        if check.problem:
+            raise ChainBroken(check.problem)
         tree = MerkleTree()
-
-        def leaves(records):
-            for record in records:
-                tree.add_leaf(record["hash"])
-                yield record
-
-        report = verify_records(leaves(chain_records(first=first, last=head["sequence"])),
-                                expected_prev_hash=previous.last_event_hash if previous else GENESIS_HASH,
-                                expected_sequence=first)
-        if not report.ok:
-            raise ChainBroken(report.problem)
-        if report.last_sequence != head["sequence"]:
-            raise ChainBroken(f"events #{(report.last_sequence or first - 1) + 1}–#{head['sequence']} are missing")
+        tree.add_packed_leaves(check.hashes)
         created_at = timezone.now()
         payload = {
             "version": CHECKPOINT_VERSION,

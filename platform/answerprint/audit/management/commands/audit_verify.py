@@ -12,8 +12,12 @@ class Command(BaseCommand):
     help = ("Recompute every event's hash and link and every checkpoint's Merkle root and signature, "
             "and check that the database refuses changes to the audit tables. Exits 1 on any failure.")
 
-    def handle(self, *args, **options):
-        report = verify_log()
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=1,
+                            help="processes to verify with (PostgreSQL; worth it where the database has cores to spare)")
+
+    def handle(self, *args, workers, **options):
+        report = verify_log(workers=max(1, workers))
         missing = missing_protections(connection)
         self.stdout.write(f"Events checked: {report.events_checked} (last #{report.last_sequence or 0})")
         self.stdout.write(f"Checkpoints checked: {report.checkpoints_checked}")
