@@ -191,6 +191,12 @@ FFMPEG_BINARY = os.environ.get("FFMPEG_BINARY", "")
 AUDIT_SIGNING_KEY_FILE = Path(os.environ.get("AUDIT_SIGNING_KEY_FILE", VAR_DIR / "audit-signing-key.pem"))
 AUDIT_TRUSTED_PUBLIC_KEYS = env_list("AUDIT_TRUSTED_PUBLIC_KEYS")
 AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
+# RFC 3161: with a timestamp authority's URL each checkpoint's signature gets a timestamp token.
+# Its certificate(s) (PEM or DER files) make verification check who issued a token; without
+# them a token is checked for integrity only. Kept after the URL is removed, for old tokens.
+AUDIT_TSA_URL = os.environ.get("AUDIT_TSA_URL", "")
+AUDIT_TSA_CERTIFICATES = env_list("AUDIT_TSA_CERTIFICATES")
+AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {
         "task": "answerprint.audit.tasks.make_checkpoint",

@@ -33,12 +33,12 @@ def export(tmp_path, fmt="jsonl", production=None, actor=None, **filters):
     return path
 
 
-def verify(path, *keys):
+def verify(path, *keys, options=()):
     """Run the verifier as an auditor would: the one file copied elsewhere, in an isolated Python."""
     copy = path.parent / "elsewhere" / "offline_verifier.py"
     copy.parent.mkdir(exist_ok=True)
     shutil.copy(VERIFIER, copy)
-    args = [sys.executable, "-I", str(copy), str(path)] + [a for k in keys for a in ("--public-key", k)]
+    args = [sys.executable, "-I", str(copy), str(path)] + [a for k in keys for a in ("--public-key", k)] + list(options)
     done = subprocess.run(args, capture_output=True, text=True, cwd=copy.parent, timeout=60)
     return done.returncode, done.stdout + done.stderr
 

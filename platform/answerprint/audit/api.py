@@ -1,8 +1,10 @@
 """REST API of the audit log, for compliance tools: events, status, verification, exports."""
+import base64
+
 from django.db import connection
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -16,7 +18,7 @@ from .exports import FORMATS, signature_text
 from .forms import ExportFilterForm
 from .models import AuditEvent, Checkpoint
 from .protection import missing_protections
-from .selectors import latest_checkpoint
+from .selectors import latest_checkpoint, timestamp_of
 from .signing import key_id, public_key_hex
 from .views import export_response
 
@@ -43,10 +45,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class CheckpointSerializer(serializers.ModelSerializer):
+    timestamp_token = serializers.SerializerMethodField(help_text="RFC 3161 token over the signature, base64 DER")
+
     class Meta:
         model = Checkpoint
         fields = ["number", "first_sequence", "last_sequence", "leaf_count", "root", "previous_root",
-                  "last_event_hash", "created_at", "payload", "signature", "public_key", "key_id"]
+                  "last_event_hash", "created_at", "payload", "signature", "public_key", "key_id", "timestamp_token"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_timestamp_token(self, checkpoint):
+        token = checkpoint.timestamp_token
+        return base64.b64encode(bytes(token)).decode("ascii") if token else None
 
 
 def _form(view, request):
@@ -76,6 +85,11 @@ class AuditExportView(ProductionScopedView, APIView):
                                reason=request.query_params.get("reason", "")[:500])
 
 
+def _timestamp_view(checkpoint):
+    stamp = timestamp_of(checkpoint)
+    return {"tsa": stamp[0], "time": stamp[1].isoformat()} if stamp else None
+
+
 class AuditStatusView(ProductionScopedView, APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code):
@@ -88,6 +102,7 @@ class AuditStatusView(ProductionScopedView, APIView):
             "last_sequence": last["sequence"] if last else 0,
             "last_hash": last["hash"] if last else "",
             "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
+            "latest_checkpoint_timestamp": _timestamp_view(checkpoint),
             "public_key": public_key, "key_id": key_id(public_key),
             "missing_protections": missing_protections(connection),
         })

@@ -15,6 +15,7 @@ with nothing but the file and the public key:
 
 Exports are audit events themselves: `start_export` records one before the first byte goes out.
 """
+import base64
 import csv
 import hashlib
 import io
@@ -40,7 +41,8 @@ FORMATS = {
 }
 CSV_COLUMNS = ("record",) + CHAINED_FIELDS + ("hash", "signature", "data")
 _EVENT_COLUMNS = CHAINED_FIELDS + ("hash",)
-_CHECKPOINT_COLUMNS = ("number", "first_sequence", "last_sequence", "payload", "signature", "public_key", "key_id")
+_CHECKPOINT_COLUMNS = ("number", "first_sequence", "last_sequence", "payload", "signature", "public_key", "key_id",
+                       "timestamp_token")
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection). Such a cell
 # gets a leading apostrophe, and so does one that starts with an apostrophe already, so the
 # verifier undoes it unambiguously by dropping one leading apostrophe.
@@ -184,6 +186,10 @@ class _Manifest:
 def _checkpoint_view(checkpoint, gaps):
     view = {"payload": json.loads(checkpoint["payload"]), "signature": checkpoint["signature"],
             "public_key": checkpoint["public_key"], "key_id": checkpoint["key_id"]}
+    if checkpoint["timestamp_token"]:
+        # RFC 3161, DER, over the signature's bytes: `openssl ts -verify` checks it (the offline
+        # verifier writes the files it needs).
+        view["timestamp_token"] = base64.b64encode(bytes(checkpoint["timestamp_token"])).decode("ascii")
     if gaps:
         view["merkle_gaps"] = gaps
     return view

@@ -76,6 +76,9 @@ class Checkpoint(models.Model):
     signature = models.CharField(max_length=128)  # Ed25519, hex
     public_key = models.CharField(max_length=64)  # raw Ed25519 public key, hex
     key_id = models.CharField(max_length=16)
+    # RFC 3161 token (DER) over the signature's bytes, when a timestamp authority is configured:
+    # proof from outside that this signature existed no later than the authority's time.
+    timestamp_token = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["number"]

@@ -21,6 +21,7 @@ the export is used, which shows the file is intact but not who made it. Exit sta
 export verifies, 1 when it does not, 2 when the file cannot be read as an export.
 """
 import argparse
+import base64
 import csv
 import hashlib
 import json
@@ -266,6 +267,7 @@ class Result:
     def __init__(self):
         self.problems, self.notes = [], []
         self.events = self.checkpoints = 0
+        self.timestamps = []  # (checkpoint number, RFC 3161 token, signature bytes)
 
     @property
     def ok(self):
@@ -451,8 +453,29 @@ def _check_checkpoint(item, run, previous_event, last_checkpoint, trusted, resul
     if last_checkpoint is not None and number == last_checkpoint[0] + 1 \
             and payload.get("previous_root") != last_checkpoint[1]:
         result.problem(f"{name} does not link to checkpoint {last_checkpoint[0]}")
+    if item.get("timestamp_token"):
+        try:
+            token = base64.b64decode(item["timestamp_token"], validate=True)
+            result.timestamps.append((number, token, bytes.fromhex(item.get("signature", ""))))
+        except (ValueError, TypeError):
+            result.problem(f"{name}: its timestamp token is not base64")
     result.checkpoints += 1
     return number, payload.get("root")
+
+
+def write_timestamps(result, folder):
+    """Write each checkpoint's RFC 3161 token and the signature it stamps, for OpenSSL to check:
+    this file checks signatures and hashes, not the ASN.1 of timestamp tokens."""
+    os.makedirs(folder, exist_ok=True)
+    commands = []
+    for number, token, signature in result.timestamps:
+        stem = os.path.join(folder, f"checkpoint-{number}")
+        with open(f"{stem}.tsr", "wb") as handle:
+            handle.write(token)
+        with open(f"{stem}.sig", "wb") as handle:
+            handle.write(signature)
+        commands.append(f"openssl ts -verify -token_in -in {stem}.tsr -data {stem}.sig -CAfile TSA-CERTIFICATE.pem")
+    return commands
 
 
 def main(argv=None):
@@ -460,6 +483,9 @@ def main(argv=None):
     parser.add_argument("export", help="a .jsonl or .csv audit export")
     parser.add_argument("--public-key", action="append", default=[],
                         help="a trusted Ed25519 public key: 64 hex digits, or a PEM file (repeatable)")
+    parser.add_argument("--timestamps", metavar="FOLDER",
+                        help="write each checkpoint's RFC 3161 timestamp token and signature here, "
+                             "with the OpenSSL command that checks it against the TSA's certificate")
     args = parser.parse_args(argv)
     try:
         trusted = {load_public_key(k) for k in args.public_key}
@@ -471,6 +497,12 @@ def main(argv=None):
     except (Unreadable, OSError, UnicodeDecodeError) as exc:
         print(f"UNREADABLE: {exc}", file=sys.stderr)
         return 2
+    if result.timestamps and args.timestamps:
+        for command in write_timestamps(result, args.timestamps):
+            print(f"timestamp: {command}")
+    elif result.timestamps:
+        result.notes.append(f"{len(result.timestamps)} checkpoint(s) carry an RFC 3161 timestamp token over their "
+                            f"signature; --timestamps FOLDER writes them out for `openssl ts -verify`")
     for note in result.notes:
         print(f"note: {note}")
     manifest = result.manifest

@@ -148,6 +148,7 @@ class LogReport:
     ok: bool
     events_checked: int = 0
     checkpoints_checked: int = 0
+    timestamps_checked: int = 0
     last_sequence: int | None = None
     broken_sequence: int | None = None
     broken_checkpoint: int | None = None
@@ -157,6 +158,32 @@ class LogReport:
     @property
     def problem(self):
         return self.problems[0] if self.problems else ""
+
+
+def _timestamp_problem(checkpoint, timestamping):
+    """What is wrong with a checkpoint's RFC 3161 token, or ""; a checkpoint without one is fine."""
+    from .timestamping import TimestampError
+
+    if not checkpoint.timestamp_token:
+        return ""
+    try:
+        timestamping.verify(bytes(checkpoint.timestamp_token), bytes.fromhex(checkpoint.signature))
+    except (TimestampError, ValueError) as error:
+        return f"checkpoint {checkpoint.number}: its timestamp token does not verify: {error}"
+    return ""
+
+
+def timestamp_of(checkpoint):
+    """(authority, time) a checkpoint's token vouches for, or None: for display, after verify_log."""
+    from .timestamping import TimestampError, timestamping_config
+
+    if not checkpoint or not checkpoint.timestamp_token:
+        return None
+    try:
+        info = timestamping_config().verify(bytes(checkpoint.timestamp_token), bytes.fromhex(checkpoint.signature))
+    except (TimestampError, ValueError):
+        return None
+    return info.tsa, info.gen_time
 
 
 def _checkpoint_problem(checkpoint, tree, last_hash, previous, trusted_keys):
@@ -226,10 +253,12 @@ def verify_log(workers=1):
     Celery worker, whose processes cannot have children)."""
     from .services import seal_pending
     from .signing import trusted_public_keys
+    from .timestamping import timestamping_config
 
     seal_pending()
     checkpoints = list(Checkpoint.objects.order_by("number"))
     trusted = trusted_public_keys()
+    timestamping = timestamping_config()
     report = LogReport(ok=True)
     head = chain_head()
     head_sequence = head[0] if head else 0
@@ -249,12 +278,14 @@ def verify_log(workers=1):
                 tree = MerkleTree()
                 tree.add_packed_leaves(check.hashes[32 * (checkpoint.first_sequence - first):32 * covered])
                 leaf_hash = check.hashes[32 * (covered - 1):32 * covered].hex()
-                problem = _checkpoint_problem(checkpoint, tree, leaf_hash, previous, trusted)
+                problem = (_checkpoint_problem(checkpoint, tree, leaf_hash, previous, trusted)
+                           or _timestamp_problem(checkpoint, timestamping))
                 if problem:
                     report.problems.append(problem)
                     report.broken_checkpoint = checkpoint.number
                     break
                 report.checkpoints_checked += 1
+                report.timestamps_checked += bool(checkpoint.timestamp_token)
                 previous = checkpoint
             if check.problem:
                 report.problems.insert(0, check.problem)

@@ -1,5 +1,6 @@
 """The one way anything is written to the audit log."""
 import json
+import logging
 from datetime import timezone as dt_timezone
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -10,6 +11,8 @@ from .chain import GENESIS_HASH, MerkleTree, canonical_payload, content_hash
 from .context import current_request
 from .models import AuditEvent, Checkpoint
 from .sealing import seal_after_commit, seal_pending
+
+logger = logging.getLogger(__name__)
 
 # Checkpoints take their own lock: a long root computation must never hold up sealing.
 _CHECKPOINT_LOCK_KEY = 0x41554449544350  # "AUDITCP"
@@ -162,12 +165,31 @@ def create_checkpoint(*, actor=None, reason=""):
             leaf_count=tree.size, root=payload["root"], previous_root=payload["previous_root"],
             last_event_hash=head["hash"], created_at=created_at, payload=payload_bytes.decode("utf-8"),
             signature=signature, public_key=public_key, key_id=key_id(public_key),
+            timestamp_token=_timestamp(payload["number"], bytes.fromhex(signature)),
         )
         if actor is not None:
             record_event("audit.checkpoint_created", actor=actor, target=checkpoint, reason=reason,
                          after={"number": checkpoint.number, "first_sequence": first,
                                 "last_sequence": checkpoint.last_sequence, "root": checkpoint.root})
         return checkpoint
+
+
+def _timestamp(number, signature):
+    """An RFC 3161 token over the signature when a timestamp authority is configured, else None.
+
+    An unreachable or failing authority must not stop the log being signed: the checkpoint goes
+    without a token (the error is logged, and the compliance page shows which checkpoints have
+    one). The next checkpoint's token covers this one too, through its previous_root link."""
+    from .timestamping import TimestampError, timestamping_config
+
+    config = timestamping_config()
+    if not config.enabled:
+        return None
+    try:
+        return config.request(signature)
+    except TimestampError as error:
+        logger.error("Audit checkpoint %s is signed without a timestamp: %s", number, error)
+        return None
 
 
 def verify_audit_log(*, actor, production=None):

@@ -13,7 +13,7 @@ from . import services
 from .actions import ACTIONS, describe
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
 from .forms import ExportFilterForm
-from .selectors import filtered_events, latest_checkpoint
+from .selectors import filtered_events, latest_checkpoint, timestamp_of
 
 PAGE_SIZE = 100
 
@@ -62,10 +62,11 @@ def audit_page(request, code):
         event.description = describe(event.action)
     query = request.GET.copy()
     query.pop("before", None)
+    checkpoint = latest_checkpoint()
     return render(request, "audit/events.html", {
         "production": production, "membership": membership, "form": form, "events": page,
         "older": f"?{query.urlencode()}&before={page[-1].sequence}" if more and page else "",
-        "filter_query": query.urlencode(), "checkpoint": latest_checkpoint(),
+        "filter_query": query.urlencode(), "checkpoint": checkpoint, "checkpoint_timestamp": timestamp_of(checkpoint),
         "formats": list(FORMATS), "consent_url": consent_registry_url(production),
         "actions": sorted(ACTIONS),
     })

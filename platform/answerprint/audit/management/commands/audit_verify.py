@@ -20,7 +20,8 @@ class Command(BaseCommand):
         report = verify_log(workers=max(1, workers))
         missing = missing_protections(connection)
         self.stdout.write(f"Events checked: {report.events_checked} (last #{report.last_sequence or 0})")
-        self.stdout.write(f"Checkpoints checked: {report.checkpoints_checked}")
+        self.stdout.write(f"Checkpoints checked: {report.checkpoints_checked} "
+                          f"({report.timestamps_checked} with an RFC 3161 timestamp)")
         if report.uncovered_from is not None:
             self.stdout.write(f"Not yet in a checkpoint: events from #{report.uncovered_from} on")
         for problem in missing:
