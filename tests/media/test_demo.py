@@ -1,4 +1,5 @@
 import hashlib
+import json
 import re
 import subprocess
 from collections import Counter
@@ -400,3 +401,30 @@ def test_an_existing_user_keeps_their_account(footage, fast_passwords, with_work
     assert existing.full_name == "Someone Else" and existing.check_password("correct-horse-battery")
     assert Membership.objects.get(user=existing, production__code="demo").role == "viewer"
     assert AuditEvent.objects.filter(action="user.created").count() == 5
+
+
+@pytest.mark.django_db
+def test_an_export_of_the_demo_verifies_offline_and_a_tampered_copy_is_named(footage, fast_passwords, with_worker,
+                                                                             tmp_path, settings):
+    from answerprint.audit.signing import ensure_signing_key
+    from tests.audit.test_exports import export, verify
+
+    # given the seeded demo, its log exported as compliance would
+    settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "key.pem"
+    ensure_signing_key(settings.AUDIT_SIGNING_KEY_FILE)
+    _seed(footage)
+    compliance = get_user_model().objects.get(username="compliance")
+    path = export(tmp_path, production=Production.objects.get(), actor=compliance)
+
+    # when the standalone verifier checks it, then it passes
+    code, output = verify(path)
+    assert code == 0, output
+
+    # and when one byte of an event is changed, the verifier names that event
+    lines = path.read_bytes().split(b"\n")
+    target = next(i for i, line in enumerate(lines) if b'"action":"shot.created"' in line)
+    lines[target] = lines[target].replace(b"SC0", b"SC9", 1)
+    path.write_bytes(b"\n".join(lines))
+    code, output = verify(path)
+    sequence = json.loads(lines[target])["sequence"]
+    assert code == 1 and f"#{sequence}" in output and "altered" in output
