@@ -16,7 +16,7 @@ from answerprint.audit.forms import ExportFilterForm
 from answerprint.audit.models import AuditEvent
 from answerprint.audit.services import create_checkpoint, record_event
 from answerprint.audit.signing import public_key_hex
-from tests.factories import ProductionFactory, ShotFactory, UserFactory, VersionFactory, member
+from tests.factories import ProductionFactory, ShotFactory, VersionFactory, member
 
 VERIFIER = Path(offline_verifier.__file__)
 SIGNED = {"printed_name": "Ada Lovelace", "signed_at": "2026-03-04T05:06:07+00:00", "meaning": "approval",

@@ -6,7 +6,7 @@ SHA-256 of "sequence:prev_hash:content_hash", computed when the event is sealed 
 prev_hash is the chain hash of the event before it. Changing, removing or reordering any event
 breaks every link after it.
 
-The split is what lets the database seal events itself as their transactions commit: the link
+The split is what lets the database seal events itself after their writers commit: the link
 needs only the sequence, the previous hash and the stored content hash, which SQL can hash
 (see `sealing`); the canonical JSON is made once, in Python, by the writer.
 """
@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass
 
 GENESIS_HASH = "0" * 64
-CHAIN_VERSION = 2
 
 # The fields an event's hash covers, in this order. Adding a field is a new chain version.
 CHAINED_FIELDS = (

@@ -6,9 +6,9 @@ class AuditEvent(models.Model):
     """One entry of the append-only, hash-chained audit log.
 
     Rows are written only by `audit.services.record_event` and chained by `sealing`, which
-    fills `sequence`, `prev_hash` and `hash` once, as the writer commits; the database refuses every other UPDATE, and
-    DELETE and TRUNCATE (see `protection`). Names, roles and the target's description are copied
-    in, so an entry still reads the same after the user or object changes.
+    fills `sequence`, `prev_hash` and `hash` once, after the writer commits; the database refuses
+    every other UPDATE, and DELETE and TRUNCATE (see `protection`). Names, roles and the target's
+    description are copied in, so an entry still reads the same after the user or object changes.
     """
 
     sequence = models.BigIntegerField(unique=True, null=True, blank=True)  # null until sealed
@@ -45,10 +45,6 @@ class AuditEvent(models.Model):
             models.Index(fields=["occurred_at"]),
             models.Index(fields=["id"], condition=models.Q(hash__isnull=True), name="audit_event_unsealed"),
         ]
-
-    @property
-    def sealed(self):
-        return self.hash is not None
 
     def __str__(self):
         number = f"#{self.sequence}" if self.sequence is not None else "(sealing)"

@@ -8,7 +8,7 @@ with the json module's own C encoder and placed in a template whose keys are alr
 order, so the bytes are exactly `chain.canonical_bytes` (a test holds the two equal). Only the
 `before`/`after` JSON is parsed and re-encoded, because jsonb prints it its own way.
 
-Nothing here imports Django: `check_range` runs in worker processes that open their own
+Nothing here needs Django: `check_range` runs in worker processes that open their own
 connection with the parameters they are given.
 """
 import hashlib
@@ -20,13 +20,13 @@ from json.encoder import encode_basestring
 import psycopg
 
 from .chain import CONTENT_FIELDS, GENESIS_HASH, _dumps
+from .protection import TABLE
 
-TABLE = "audit_auditevent"
 _SORTED = sorted(CONTENT_FIELDS)  # canonical JSON sorts its keys
 _TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in _SORTED) + "}"
 _INTEGERS = [i for i, name in enumerate(_SORTED) if name in ("actor_id", "production_id")]
 _JSON = [i for i, name in enumerate(_SORTED) if name in ("before", "after")]
-# The text chain_records_with_time makes: ISO 8601 with microseconds, UTC as "+00:00".
+# The text services.chain_record_with_time makes: ISO 8601 with microseconds, UTC as "+00:00".
 _TIME = """to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 _COLUMNS = ", ".join(["sequence", "prev_hash", "hash"] + [_TIME if name == "occurred_at" else name
                                                           for name in _SORTED])

@@ -3,8 +3,8 @@
 A writer inserts its event with the change, carrying the content hash, and leaves `sequence`,
 `prev_hash` and `hash` empty: it takes no shared lock, so writers never queue behind each other
 while their transactions run, and their commits share WAL flushes. Right after commit the writer
-calls `seal_pending()`, which, under the chain's lock, numbers every committed pending event in
-the order they were written and links each to the one before it (`chain.link_hash`).
+calls `seal_after_commit()`, which, under the chain's lock, numbers every committed pending event
+in the order they were written and links each to the one before it (`chain.link_hash`).
 
 Sealing after commit is what makes it cheap under load: one sealer sees every event committed
 so far and seals them all in one transaction, and writers that find a sealer at work leave it

@@ -98,11 +98,11 @@ def _paths_to_shot(max_depth=3):
         for model in apps.get_models():
             if model in paths or model._meta.app_label in {"audit", "accounts", "auth", "contenttypes"}:
                 continue
-            for field in model._meta.get_fields():
-                if field.concrete and field.is_relation and (field.many_to_one or field.one_to_one):
-                    if field.related_model in frontier:
-                        rest = frontier[field.related_model]
-                        found[model] = f"{field.name}__{rest}" if rest else field.name
+            for relation in model._meta.get_fields():
+                if relation.concrete and relation.is_relation and (relation.many_to_one or relation.one_to_one):
+                    if relation.related_model in frontier:
+                        rest = frontier[relation.related_model]
+                        found[model] = f"{relation.name}__{rest}" if rest else relation.name
                         break
         paths.update(found)
         frontier = found

@@ -86,20 +86,20 @@ _INSERT_COLUMNS = ("occurred_at", "actor_id", "actor_name", "actor_role", "actio
                    "target_id", "target_repr", "before", "after", "reason", "request_id", "ip", "user_agent",
                    "content_hash")
 _JSON_COLUMNS = {"before", "after"}
+_INSERT = (f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_INSERT_COLUMNS)}) "
+           f"VALUES ({', '.join('%s' for _ in _INSERT_COLUMNS)})")
 
 
 def _insert(record):
     """INSERT the event and return its id. This is every audited change's hot path, so it is one
     plain statement: the ORM's per-field preparation cost as much CPU as the insert itself."""
-    table = AuditEvent._meta.db_table
-    values = ", ".join("%s" for _ in _INSERT_COLUMNS)
     params = [json.dumps(record[name], sort_keys=True) if name in _JSON_COLUMNS and record[name] is not None
               else record[name] for name in _INSERT_COLUMNS]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) RETURNING id", params)
+            cursor.execute(f"{_INSERT} RETURNING id", params)
             return cursor.fetchone()[0]
-        cursor.execute(f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES ({values})", params)
+        cursor.execute(_INSERT, params)
         return cursor.lastrowid
 
 
@@ -140,8 +140,8 @@ def create_checkpoint(*, actor=None, reason=""):
         head = chain_head()
         if head is None or head[0] < first:
             return None
-        head = {"sequence": head[0], "hash": head[1]}
-        check = check_events(first, head["sequence"], previous.last_event_hash if previous else GENESIS_HASH)
+        head_sequence, head_hash = head
+        check = check_events(first, head_sequence, previous.last_event_hash if previous else GENESIS_HASH)
         if check.problem:
             raise ChainBroken(check.problem)
         tree = MerkleTree()
@@ -151,11 +151,11 @@ def create_checkpoint(*, actor=None, reason=""):
             "version": CHECKPOINT_VERSION,
             "number": previous.number + 1 if previous else 1,
             "first_sequence": first,
-            "last_sequence": head["sequence"],
+            "last_sequence": head_sequence,
             "leaf_count": tree.size,
             "root": tree.root(),
             "previous_root": previous.root if previous else "",
-            "last_event_hash": head["hash"],
+            "last_event_hash": head_hash,
             "created_at": created_at.astimezone(dt_timezone.utc).isoformat(timespec="microseconds"),
         }
         payload_bytes = canonical_payload(payload)
@@ -163,7 +163,7 @@ def create_checkpoint(*, actor=None, reason=""):
         checkpoint = Checkpoint.objects.create(
             number=payload["number"], first_sequence=first, last_sequence=payload["last_sequence"],
             leaf_count=tree.size, root=payload["root"], previous_root=payload["previous_root"],
-            last_event_hash=head["hash"], created_at=created_at, payload=payload_bytes.decode("utf-8"),
+            last_event_hash=head_hash, created_at=created_at, payload=payload_bytes.decode("utf-8"),
             signature=signature, public_key=public_key, key_id=key_id(public_key),
             timestamp_token=_timestamp(payload["number"], bytes.fromhex(signature)),
         )
