@@ -56,6 +56,7 @@ class VersionFactory(factory.django.DjangoModelFactory):
 
     shot = factory.SubFactory(ShotFactory)
     number = factory.Sequence(lambda n: n + 1)
+    first_frame = factory.SelfAttribute("shot.first_frame")
 
 
 def member(production, role, **kwargs):

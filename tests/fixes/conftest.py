@@ -20,13 +20,15 @@ MODEL_CARD = {"card_version": 1, "kind": "removal", "method": "flow-propagation+
               "metrics": {"warp_error": 0.01}}
 
 
-def ready_version(shot, *, frames=12, width=64, height=36, content=b"plate bytes", kind="plate", parent=None):
+def ready_version(shot, *, frames=12, width=64, height=36, content=b"plate bytes", kind="plate", parent=None,
+                  fps=(24, 1), start_timecode=""):
     """A version whose ingest finished: probed, with an original on media storage."""
-    version = VersionFactory(shot=shot, kind=kind, parent=parent, state=VersionState.READY)
+    version = VersionFactory(shot=shot, kind=kind, parent=parent, state=VersionState.READY,
+                             start_timecode=start_timecode)
     name = default_storage.save(f"tests/{uuid.uuid4().hex}/original.mov", ContentFile(content))
     MediaAsset.objects.create(version=version, original=name, original_name="original.mov", sha256="a" * 64,
-                              size_bytes=len(content), status=AssetStatus.READY, fps_num=24, fps_den=1,
-                              frame_count=frames, width=width, height=height)
+                              size_bytes=len(content), status=AssetStatus.READY, fps_num=fps[0], fps_den=fps[1],
+                              frame_count=frames, width=width, height=height, start_timecode=start_timecode)
     return version
 
 

@@ -32,12 +32,13 @@ def test_a_supervisor_requests_a_removal_from_the_page(client, world):
     # when they submit a removal of that region
     response = client.post(_page(world, "fixes/new/"), {
         "source_version": world.plate.pk, "kind": "object_removal", "mask_annotation": str(world.boom.pk),
-        "frame_in": "0", "frame_out": "11", "params": '{"iterations": 20}', "reason": "Boom in the top left"})
+        "frame_in": "1001", "frame_out": "1012", "params": '{"iterations": 20}', "reason": "Boom in the top left"})
 
     # then the request is queued and they land on its page, which follows the job
     fix = FixRequest.objects.get()
     assert response.status_code == 302 and response["Location"] == _page(world, f"fixes/{fix.pk}/")
     assert fix.origin == "ui" and fix.params["iterations"] == 20
+    assert (fix.frame_in, fix.frame_out) == (0, 11)
     detail = client.get(response["Location"]).content.decode()
     assert "Queued" in detail and "data-reload-when-ready" in detail
 
@@ -231,7 +232,7 @@ def test_a_region_dragged_on_the_poster_becomes_the_mask(client, world):
     # when they drag a rectangle over the top-right of the picture and queue a removal
     response = client.post(_page(world, "fixes/new/"), {
         "source_version": world.plate.pk, "kind": "object_removal", "region": "0.6000,0.0000,0.9000,0.3000",
-        "frame_in": "2", "params": '{"iterations": 0}', "reason": "Boom top right"})
+        "frame_in": "1003", "params": '{"iterations": 0}', "reason": "Boom top right"})
 
     # then the region is kept as a drawing on the shot, and the request's matte is that rectangle
     assert response.status_code == 302, response.content.decode()[-2000:]

@@ -1,6 +1,6 @@
 // <ap-player>: a frame-exact viewer over the browser proxy (a keyframe every 2 frames).
-// Frames are integers counted from 0 in the file; the shot's first frame (e.g. 1001) is added
-// for display. Seeks go to the middle of a frame's interval, (f + 0.5) / fps, and the frame
+// Frames are integers counted from 0 in the file; the version's first frame number (e.g. 1001,
+// or 1012 for a proposal that starts there) is added for display. Seeks go to the middle of a frame's interval, (f + 0.5) / fps, and the frame
 // actually presented is read back with requestVideoFrameCallback.
 //
 // The element works alone (the fix pages show two of them) and is the core of <ap-review>,
@@ -21,7 +21,12 @@ export class ApPlayer extends HTMLElement {
     this.fpsDen = Number(this.getAttribute("fps-den")) || 1;
     this.frameCount = Number(this.getAttribute("frame-count")) || 0;
     this.firstFrame = Number(this.getAttribute("first-frame")) || 0;
-    this.startFrames = timecodeToFrames(this.getAttribute("start-timecode"), this.fpsNum, this.fpsDen);
+    // The first frame's number and timecode are the version's own (a proposal for part of a shot
+    // starts where its range starts); drop-frame counting follows the timecode's ";".
+    const startTimecode = this.getAttribute("start-timecode") || "";
+    this.startFrames = timecodeToFrames(startTimecode, this.fpsNum, this.fpsDen);
+    this.dropFrame = startTimecode.includes(";");
+    this.columns = 1; // 2 while a compare shows two pictures side by side
     this.frame = 0;
     this.goal = 0; // the last frame asked for: steps count from here, not from what is shown
     this.wanted = null;
@@ -92,7 +97,7 @@ export class ApPlayer extends HTMLElement {
   // The surface takes the picture's aspect and the largest size the stage allows, so anything
   // laid over it in fractions of the frame lands on the picture, never on letterbox bars.
   fit() {
-    const width = this.video.videoWidth || 16, height = this.video.videoHeight || 9;
+    const width = (this.video.videoWidth || 16) * (this.columns || 1), height = this.video.videoHeight || 9;
     this.stage.style.aspectRatio = `${width} / ${height}`;
     const box = this.stage.getBoundingClientRect();
     const maxHeight = Math.max(120, box.height || (box.width * height) / width);
@@ -218,7 +223,7 @@ export class ApPlayer extends HTMLElement {
   }
 
   timecode(frame) {
-    return framesToTimecode(this.startFrames + frame, this.fpsNum, this.fpsDen);
+    return framesToTimecode(this.startFrames + frame, this.fpsNum, this.fpsDen, this.dropFrame);
   }
 
   show(frame, { settled = true } = {}) {

@@ -266,8 +266,9 @@ class ApReview extends HTMLElement {
     if (usable) {
       const url = new URL(this.fixUrl, location.href);
       url.searchParams.set("mask_annotation", shape.id);
-      url.searchParams.set("frame_in", String(shape.frame));
-      url.searchParams.set("frame_out", String(shape.frame + (shape.duration || 1) - 1));
+      // The form counts frames as the player does: by their numbers (1001…), not from 0.
+      url.searchParams.set("frame_in", String(this.player.firstFrame + shape.frame));
+      url.searchParams.set("frame_out", String(this.player.firstFrame + shape.frame + (shape.duration || 1) - 1));
       link.href = url.toString();
     }
   }
@@ -292,7 +293,7 @@ class ApReview extends HTMLElement {
 
   buildCompareControls(container) {
     if (!container) return;
-    const options = this.compareOptions.map((o) => `<option value="${o.id}" data-src="${escapeHtml(o.src)}">${escapeHtml(o.label)}</option>`).join("");
+    const options = this.compareOptions.map((o) => `<option value="${o.id}">${escapeHtml(o.label)}</option>`).join("");
     container.innerHTML = `
       <label class="small" title="Compare with another version, locked to the same frame"><span aria-hidden="true" class="ab-glyph">A|B</span>
         <select data-compare-mode aria-label="Compare mode">${MODES.map(([v, l]) => `<option value="${v}">${v === "off" ? "No compare" : l}</option>`).join("")}</select>
@@ -305,7 +306,8 @@ class ApReview extends HTMLElement {
     const version = container.querySelector("[data-compare-version]");
     const pickSource = () => {
       const chosen = version.selectedOptions[0];
-      if (chosen) this.compare.setSource(chosen.dataset.src, chosen.textContent, Number(chosen.value));
+      const option = chosen && this.compareOptions.find((o) => o.id === Number(chosen.value));
+      if (option) this.compare.setSource(option);
     };
     mode.addEventListener("change", () => { pickSource(); this.compare.setMode(mode.value); this.sendCompare(); });
     version.addEventListener("change", () => { pickSource(); this.sendCompare(); });
@@ -452,7 +454,7 @@ class ApReview extends HTMLElement {
     try {
       if (head.compare && head.compare.mode && head.compare.version) {
         const option = this.compareOptions.find((o) => o.id === head.compare.version);
-        if (option) this.compare.setSource(option.src, option.label, option.id);
+        if (option) this.compare.setSource(option);
         if (this.compare.mode !== head.compare.mode) this.compare.setMode(head.compare.mode);
         if (head.compare.position !== undefined) this.compare.setPosition(head.compare.position);
       } else if (head.compare === null && this.compare.mode !== "off") {

@@ -56,6 +56,20 @@ def _frame(value, field):
         raise ValidationError({field: f"{value!r} is not a whole number of frames."}) from None
 
 
+def frame_index(version, number, field):
+    """A frame number as the player and the forms show it (1001, or 1012 in a proposal that starts
+    there) -> its index in `version`'s picture, which is what a request stores."""
+    number = _frame(number, field)
+    if number is None:
+        return None
+    count = getattr(getattr(version, "asset", None), "frame_count", None)
+    first = version.first_frame
+    if count and not first <= number <= first + count - 1:
+        raise ValidationError({field: f"Frame {number} is outside {version}: its frames are {first}–"
+                                      f"{first + count - 1}."})
+    return number - first
+
+
 def request_arguments(production, data):
     """Keyword arguments for services.request_fix from plain data (the keys of
     FixRequestInputSerializer)."""

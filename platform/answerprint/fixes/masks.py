@@ -6,6 +6,7 @@ was made at. The region applies to every frame of the request's range: a garbage
 the removal model grows and tracks itself.
 """
 import io
+import math
 
 from django.core.exceptions import ValidationError
 from PIL import Image, ImageDraw
@@ -26,27 +27,61 @@ def check_mask_shape(shape):
                                                   f"rectangle or an ellipse over what the fix should change."})
 
 
+def _smooth(points, passes=2):
+    for _ in range(passes):
+        if len(points) <= 2:
+            break
+        points = [points[0], *([(a[k] + 2 * b[k] + c[k]) / 4 for k in range(3)]
+                               for a, b, c in zip(points, points[1:], points[2:])), points[-1]]
+    return points
+
+
+def brush_radius(size, pressure):
+    """Half the brush's width at a pressure: `size` is its full width at pressure 0.5. The same
+    formula as frontend/static/js/stroke.js, so the matte is the stroke the person saw."""
+    return size / 2 * (0.35 + 1.3 * min(max(pressure, 0.0), 1.0))
+
+
+def stroke_pieces(points, size):
+    """A pressure stroke (points [x, y, pressure] in pixels, `size` in pixels) as (discs, quads)
+    whose union is its outline: a disc (x, y, radius) at every smoothed point and, between
+    neighbours, the quadrilateral joining their offset edges — the shape stroke.js outlines."""
+    smoothed = _smooth([[p[0], p[1], p[2] if len(p) > 2 else 1.0] for p in points])
+    discs, edges = [], []
+    for index, (x, y, pressure) in enumerate(smoothed):
+        before, after = smoothed[max(index - 1, 0)], smoothed[min(index + 1, len(smoothed) - 1)]
+        dx, dy = after[0] - before[0], after[1] - before[1]
+        length = math.hypot(dx, dy) or 1.0
+        radius = brush_radius(size, pressure)
+        normal = (-dy / length * radius, dx / length * radius)
+        discs.append((x, y, radius))
+        edges.append(((x + normal[0], y + normal[1]), (x - normal[0], y - normal[1])))
+    quads = [[left0, left1, right1, right0] for (left0, right0), (left1, right1) in zip(edges, edges[1:])]
+    return discs, quads
+
+
 def render_mask_png(snapshot, width, height):
     """PNG bytes (8-bit grey, width x height) of the snapshot's region."""
     check_mask_shape(snapshot["shape"])
     image = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(image)
-    points = [(x * (width - 1), y * (height - 1)) for x, y, *_ in snapshot["points"]]
+    # A normalised point is a position on the picture, pixel edges included: 1.0 is the far edge,
+    # as in the browser's drawing layer.
+    points = [(x * width, y * height, *rest) for x, y, *rest in snapshot["points"]]
+    corners = [(x, y) for x, y, *_ in points]
     shape = snapshot["shape"]
     if shape == "polygon":
-        draw.polygon(points, fill=255, outline=255)
+        draw.polygon(corners, fill=255, outline=255)
     elif shape in ("rectangle", "ellipse"):
-        (x0, y0), (x1, y1) = points
+        (x0, y0), (x1, y1) = corners
         box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
         (draw.rectangle if shape == "rectangle" else draw.ellipse)(box, fill=255, outline=255)
-    else:  # a brush stroke: each segment as wide as the brush at that point's pressure
-        base = max(1.0, snapshot["width"] * height)
-        pressures = [p[2] if len(p) > 2 else 1.0 for p in snapshot["points"]]
-        for index, (x, y) in enumerate(points):
-            radius = max(0.5, base * max(pressures[index], 0.05) / 2)
+    else:
+        discs, quads = stroke_pieces(points, snapshot["width"] * height)
+        for x, y, radius in discs:
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=255)
-            if index:
-                draw.line([points[index - 1], (x, y)], fill=255, width=max(1, round(2 * radius)))
+        for quad in quads:
+            draw.polygon(quad, fill=255, outline=255)
     if image.getbbox() is None:
         raise ValidationError({"mask_annotation": "The drawn region covers no pixels: draw a larger region."})
     if image.getextrema() == (255, 255):

@@ -24,13 +24,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from answerprint.accounts.models import Membership
 from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
-from answerprint.media.models import AssetStatus, MediaAsset, Shot, Version, VersionKind, VersionState
+from answerprint.media.models import AssetStatus, MediaAsset, Version, VersionKind
+from answerprint.media.services import new_version
 from answerprint.media.storage import sha256_of
 
 from . import broadcast, signatures
@@ -105,14 +105,6 @@ def _enqueue_ingest(asset_id):
         media_tasks.process_asset.delay(asset_id)
     except Exception:  # the asset stays queued; a person can retry its ingest from the shot page
         log.exception("Could not enqueue ingest of asset %s", asset_id)
-
-
-def _new_version(*, shot, kind, parent, actor, note):
-    """A new version numbered after the shot's last; the caller's transaction locks the shot."""
-    shot = Shot.objects.select_for_update().select_related("production").get(pk=shot.pk)
-    last = Version.objects.filter(shot=shot).aggregate(last=Max("number"))["last"] or 0
-    return Version.objects.create(shot=shot, number=last + 1, kind=kind, parent=parent,
-                                  state=VersionState.PROCESSING, note=note, created_by=actor)
 
 
 def _version_folder(version):
@@ -609,8 +601,10 @@ def ingest_job_result(job_id, *, output_path, model_card, metrics=None, preview_
                 log.info("Dropping the result of fix job %s: it is %s", job_id, job.state)
                 return None
             source = fix.source_version
-            version = _new_version(shot=fix.shot, kind=VersionKind.PROPOSAL, parent=source, actor=None,
-                                   note=f"{kind_named(fix.kind).label} proposal for fix #{fix.pk}: {fix.reason}"[:2000])
+            first_index = fix.frame_in if first_frame is None else first_frame
+            version = new_version(shot=fix.shot, kind=VersionKind.PROPOSAL, parent=source, actor=None,
+                                  numbering=source.numbering_at(first_index),
+                                  note=f"{kind_named(fix.kind).label} proposal for fix #{fix.pk}: {fix.reason}"[:2000])
             folder = _version_folder(version)
             original_name = f"{fix.shot.name}_v{version.number:03d}_{fix.kind}{os.path.splitext(output_path)[1]}"
             name = _store_local(f"{folder}/original/{original_name}", output_path)
@@ -626,7 +620,7 @@ def ingest_job_result(job_id, *, output_path, model_card, metrics=None, preview_
             proposal = Proposal.objects.create(
                 request=fix, job=job, version=version, model_card=card,
                 model_card_sha256=signatures.model_card_hash(card), metrics=metrics, media_sha256=media_sha256,
-                first_frame=fix.frame_in if first_frame is None else first_frame, preview=preview)
+                first_frame=first_index, preview=preview)
             now = timezone.now()
             before = job.state
             job.state, job.progress, job.stage, job.finished_at = JobState.SUCCEEDED, 100, "Done", now
@@ -941,8 +935,8 @@ def promote_to_delivery(*, actor, version, reason=""):
                                   code="signature_broken")
         _check_consent_still_holds(proposal, actor=actor, action="Delivery")
         source_asset = proposal.version.asset
-        delivery = _new_version(shot=fix.shot, kind=VersionKind.DELIVERY, parent=proposal.version, actor=actor,
-                                note=f"Delivery of approved fix #{fix.pk}")
+        delivery = new_version(shot=fix.shot, kind=VersionKind.DELIVERY, parent=proposal.version, actor=actor,
+                               numbering=proposal.version.numbering_at(0), note=f"Delivery of approved fix #{fix.pk}")
         stored = None
         try:
             with default_storage.open(source_asset.original.name, "rb") as stream:

@@ -82,12 +82,15 @@ def request_new(request, code):
                                                      "performer", "reason", "params", "region")}
         try:
             params = json.loads(values["params"]) if values["params"].strip() else {}
+            # The form takes frame numbers as the player shows them; the request stores indexes.
+            indexes = {name: inputs.frame_index(version, values[name], name) if version is not None else None
+                       for name in ("frame_in", "frame_out")}
             if values["region"].strip() and not values["mask_annotation"] and version is not None:
                 # A region dragged on the poster becomes a drawing of its own first, so it stays
                 # on the shot (and in this form) whatever happens to the request.
-                drawing = _draw_region(request.user, membership, version, values["region"], values["frame_in"])
+                drawing = _draw_region(request.user, membership, version, values["region"], indexes["frame_in"])
                 values["mask_annotation"], values["region"] = str(drawing.pk), ""
-            arguments = inputs.request_arguments(production, {**values, "params": params})
+            arguments = inputs.request_arguments(production, {**values, **indexes, "params": params})
             fix = services.request_fix(actor=request.user, origin=Origin.UI, **arguments)
         except json.JSONDecodeError:
             messages.error(request, "Parameters must be JSON, for example {\"iterations\": 300}.")
@@ -98,7 +101,9 @@ def request_new(request, code):
             return redirect("fix-detail", code=code, request_id=fix.pk)
         return render(request, "fixes/request_new.html", _form_context(production, membership, version, values),
                       status=400)
-    return render(request, "fixes/request_new.html", _form_context(production, membership, version))
+    # A link from a drawing carries its mask and frame range; the form starts from them.
+    values = {key: data[key] for key in ("kind", "mask_annotation", "frame_in", "frame_out") if data.get(key)}
+    return render(request, "fixes/request_new.html", _form_context(production, membership, version, values))
 
 
 def _draw_region(user, membership, version, region, frame_in):
@@ -109,7 +114,7 @@ def _draw_region(user, membership, version, region, frame_in):
         x0, y0, x1, y1 = (float(part) for part in region.split(","))
     except ValueError:
         raise ValidationError({"region": "Drag a rectangle on the picture to mark the region."}) from None
-    frame = int(frame_in) if str(frame_in).strip().isdigit() else 0
+    frame = frame_in or 0
     return create_annotation(actor=user, version=version, frame=frame, shape="rectangle",
                              points=[[x0, y0], [x1, y1]], color="#f2b544", width=0.004).obj
 

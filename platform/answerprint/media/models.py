@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from .timecode import shift_timecode
+
 shot_name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$", "Use letters, digits, '_', '.' and '-' (for example SC012_SH030)."
 )
@@ -68,6 +70,11 @@ class Version(models.Model):
     kind = models.CharField(max_length=20, choices=VersionKind.choices, default=VersionKind.PLATE)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     state = models.CharField(max_length=20, choices=VersionState.choices, default=VersionState.PROCESSING)
+    # The frame number and timecode of the picture's first frame, from its source: a plate takes
+    # the shot's first frame and the file's timecode (else the shot's source timecode); a
+    # proposal for part of a shot takes its source's numbers advanced to the range it covers.
+    first_frame = models.IntegerField(default=1001)
+    start_timecode = models.CharField(max_length=16, blank=True)
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -80,6 +87,16 @@ class Version(models.Model):
 
     def __str__(self):
         return f"{self.shot.name} v{self.number:03d}"
+
+    def numbering_at(self, index):
+        """(first frame, start timecode) of a version whose picture starts `index` frames into
+        this one's: what a proposal for part of this version carries."""
+        if index == 0:
+            return self.first_frame, self.start_timecode
+        asset = getattr(self, "asset", None)
+        rate = asset.fps if asset is not None else None
+        timecode = shift_timecode(self.start_timecode, index, rate) if rate and self.start_timecode else ""
+        return self.first_frame + index, timecode
 
 
 class AssetStatus(models.TextChoices):

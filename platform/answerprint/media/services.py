@@ -110,11 +110,16 @@ def update_shot(*, actor, shot, reason="", **changes):
 # ---------------------------------------------------------------------------------------------
 # New versions: upload and register
 
-def _next_version(shot, actor, note):
-    """A new plate version numbered after the shot's last; the caller holds the shot's row lock."""
+def new_version(*, shot, actor, note, kind=VersionKind.PLATE, parent=None, numbering=None):
+    """A new version numbered after the shot's last, inside the caller's transaction (the shot's
+    row is locked here so two at once get two numbers). `numbering` is (first frame, start
+    timecode) from its source; a plate without one starts at the shot's first frame."""
+    shot = _locked_shot(shot)
     last = Version.objects.filter(shot=shot).aggregate(last=Max("number"))["last"] or 0
-    return Version.objects.create(shot=shot, number=last + 1, kind=VersionKind.PLATE,
-                                  state=VersionState.PROCESSING, note=note or "", created_by=actor)
+    first_frame, start_timecode = numbering or (shot.first_frame, "")
+    return Version.objects.create(shot=shot, number=last + 1, kind=kind, parent=parent, first_frame=first_frame,
+                                  start_timecode=start_timecode, state=VersionState.PROCESSING, note=note or "",
+                                  created_by=actor)
 
 
 def version_folder(shot, version):
@@ -182,7 +187,7 @@ def ingest_upload(*, actor, shot, uploaded_file, note=""):
     try:
         with transaction.atomic():
             shot = _locked_shot(shot)
-            version = _next_version(shot, actor, note)
+            version = new_version(shot=shot, actor=actor, note=note)
             stored = default_storage.save(f"{version_folder(shot, version)}/original/{safe_filename(original_name)}",
                                           uploaded_file)
             _close_if_moved(uploaded_file)
@@ -270,7 +275,7 @@ def register_media(*, actor, shot, path, note=""):
     found = _inspect_sequence(path, *sequence) if sequence else _inspect_file(path)
     with transaction.atomic():
         shot = _locked_shot(shot)
-        version = _next_version(shot, actor, note)
+        version = new_version(shot=shot, actor=actor, note=note)
         asset = MediaAsset.objects.create(
             version=version, original=found["original"], original_name=found["original_name"],
             is_sequence=found["is_sequence"], sequence_start=found["sequence_start"], sha256=found["sha256"],
@@ -462,8 +467,11 @@ def _mark_ready(asset_id, fields):
         asset.save()
         version = asset.version
         version.state = VersionState.READY
-        version.save(update_fields=["state"])
         shot = version.shot
+        if version.kind == VersionKind.PLATE and not version.start_timecode:
+            # A proposal's numbering comes from its source; a plate's from its own timecode track.
+            version.start_timecode = asset.start_timecode or shot.source_timecode_in
+        version.save(update_fields=["state", "start_timecode"])
         record_event("media.ingested", actor=None, production=shot.production, target=asset, after={
             "shot": shot.name, "version": version.number, "frames": asset.frame_count,
             "fps": f"{asset.fps_num}/{asset.fps_den}" if asset.fps_num else None,

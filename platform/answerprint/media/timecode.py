@@ -81,3 +81,12 @@ def timecode_to_frames(timecode, rate):
         total_minutes = hh * 60 + mm
         frames -= dropped * (total_minutes - total_minutes // 10)
     return frames
+
+
+def shift_timecode(timecode, frames, rate):
+    """The timecode `frames` later than `timecode` at `rate`, keeping its drop-frame counting
+    (its ";" separator); "" stays "" (no timecode to carry)."""
+    if not timecode:
+        return ""
+    drop_frame = timecode.strip()[-3] in ";," and is_drop_frame_rate(rate)
+    return frames_to_timecode(timecode_to_frames(timecode, rate) + int(frames), rate, drop_frame=drop_frame)

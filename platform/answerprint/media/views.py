@@ -76,7 +76,8 @@ def _review_context(request, production, membership, selected, versions):
         asset = getattr(v, "asset", None)
         if asset is not None and asset.proxy:
             compare.append({"id": v.pk, "label": f"v{v.number:03d} {v.get_kind_display().lower()}",
-                            "src": reverse("media-file", args=[asset.pk, "proxy"])})
+                            "src": reverse("media-file", args=[asset.pk, "proxy"]),
+                            "first_frame": v.first_frame, "frame_count": asset.frame_count})
     # The version shown is the A side; B defaults to its nearest relative (parent, or newest other).
     if selected is not None:
         preferred = selected.parent_id or next((v.pk for v in versions if v.pk != selected.pk), None)
