@@ -222,15 +222,12 @@ def test_a_producer_approves_with_the_signature_dialog_and_a_supervisor_cannot(r
     assert sup.locator(".proposal-card").is_visible()
     supervisor.screenshot("proposal-on-review-page")
 
-    # when the supervisor tries to approve it with the signature dialog
-    dialog = _sign(sup, world)
-    supervisor.screenshot("signature-dialog")
-    dialog.locator("button.primary").click()
-    sup.wait_for_load_state()
+    # when the supervisor opens the fix to approve it
+    sup.goto(f"/p/{world['production']}/fixes/{world['fix']}/")
 
-    # then the policy refuses, and the proposal still waits
-    assert sup.locator(".msg-error").count() >= 1
-    assert "may not approve" in sup.locator(".messages").inner_text()
+    # then the policy leaves them no Sign button, says why on hover, and the proposal still waits
+    assert sup.locator(f"[data-open-dialog='sign-{world['proposal']}']").count() == 0
+    assert "may not approve" in sup.locator("[data-cannot-sign]").get_attribute("title")
     assert "Awaiting decision" in sup.locator(f"#proposal-{world['proposal']}").inner_text()
 
     # when the producer, who finds it waiting in the approvals queue, signs it

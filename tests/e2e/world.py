@@ -19,6 +19,21 @@ MODEL_CARD = {"name": "removal", "version": "1.0", "method": "flow-propagation+i
               "licence": "trained on this shot only", "code_version": "e2e"}
 
 
+PARTIAL = (11, 29)  # source indexes: frames 1012-1030
+
+
+def _frames_of(path, indexes, out_path):
+    """Frames first..last (indexes) of a movie as a movie of their own, re-encoded."""
+    import subprocess
+
+    from answerprint.media.demo_footage import ffmpeg_exe
+
+    first, last = indexes
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(path),
+                    "-vf", f"select='between(n,{first},{last})',setpts=N/FRAME_RATE/TB", "-c:v", "libx264",
+                    "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p", str(out_path)], check=True)
+
+
 def build(folder):
     import django
 
@@ -80,6 +95,18 @@ def build(folder):
     mask = create_annotation(actor=people["lead"], version=version, op="e2e-boom-mask", frame=0,
                              duration=plate.frame_count, shape="rectangle",
                              points=[[0.25, 0.0, 1.0], [0.75, 0.35, 1.0]], color="#ffb020", width=0.004, text="")
+    # A removal of part of the take, frames 1012-1030: its result holds only those 19 frames.
+    partial_fix = fixes.request_fix(actor=people["lead"], source_version=version, kind="object_removal",
+                                    reason="Boom dips in mid-take", mask_annotation=mask.obj,
+                                    params={"iterations": 0}, frame_in=PARTIAL[0], frame_out=PARTIAL[1])
+    partial_spec = fixes.start_job(partial_fix.jobs.get().pk, worker="e2e-worker", device="cpu")
+    partial_output = Path(folder) / "partial.mp4"
+    _frames_of(demo_footage.footage_folder(footage / "fixed", size) / fixed.path, PARTIAL, partial_output)
+    partial = fixes.ingest_job_result(partial_spec.job_id, output_path=str(partial_output),
+                                      model_card=dict(MODEL_CARD), metrics={"psnr_outside_mask": 47.9})
+    partial.version.asset.refresh_from_db()
+    assert partial.version.asset.status == "ready", partial.version.asset.status_reason
+
     fix = fixes.request_fix(actor=people["lead"], source_version=version, kind="object_removal",
                             reason="Boom dips into frame", mask_annotation=mask.obj,
                             params={"iterations": 0})
@@ -90,7 +117,10 @@ def build(folder):
                                        metrics={"psnr_outside_mask": 48.2, "changed_pixels": 0.031})
     proposal.version.asset.refresh_from_db()
     assert proposal.version.asset.status == "ready", proposal.version.asset.status_reason
-    return {"production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
+
+    return {"partial_fix": partial_fix.pk, "partial_version_number": partial.version.number,
+            "partial_proposal": partial.pk, "mask_annotation": str(mask.obj.pk), "timecode": spec.timecode,
+            "production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
             "proposal_version": proposal.version.pk, "proposal_version_number": proposal.version.number,
             "proposal": proposal.pk, "fix": fix.pk, "frames": asset.frame_count, "first_frame": shot.first_frame,
             "boom_window": list(window) if window else None, "password": PASSWORD}

@@ -1,6 +1,7 @@
 // Page behaviour that needs no framework: live ingest progress, and the player element.
 import "./player.js";
 import "./review.js";
+import "./fixcompare.js";
 
 function pollGrid() {
   const holder = document.getElementById("shot-grid");

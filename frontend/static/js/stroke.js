@@ -35,7 +35,7 @@ export function strokeOutline(points, size) {
   const r0 = radius(pts[0][2]), r1 = radius(pts[pts.length - 1][2]);
   const endR = right[right.length - 1], startL = left[0];
   return `M${f(left[0][0])},${f(left[0][1])}${line(left.slice(1))}` +
-    `A${f(r1)},${f(r1)} 0 0 1 ${f(endR[0])},${f(endR[1])}` +
+    `A${f(r1)},${f(r1)} 0 0 0 ${f(endR[0])},${f(endR[1])}` +
     `${line(right.slice(0, -1).reverse())}` +
-    `A${f(r0)},${f(r0)} 0 0 1 ${f(startL[0])},${f(startL[1])}Z`;
+    `A${f(r0)},${f(r0)} 0 0 0 ${f(startL[0])},${f(startL[1])}Z`;
 }

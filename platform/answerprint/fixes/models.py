@@ -308,6 +308,14 @@ class Meaning(models.TextChoices):
     RESPONSIBILITY = "responsibility", "Responsibility: I take responsibility for this change"
 
 
+# What the signer attests to by each meaning, shown in the signature dialog as they sign.
+ATTESTATIONS = {
+    Meaning.REVIEW: "I have reviewed this exact result, frame by frame, and recommend it for approval.",
+    Meaning.APPROVAL: "I approve this exact result for use in the production, in place of the frames it replaces.",
+    Meaning.RESPONSIBILITY: "I take responsibility for this change to the picture and its use in the production.",
+}
+
+
 class Decision(models.Model):
     """One person's decision on a proposal. An approval is an electronic signature: it carries the
     signer's printed name, the time and the meaning, and binds to the hashes of the proposal's

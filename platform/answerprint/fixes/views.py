@@ -9,6 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,8 +26,9 @@ from . import inputs, selectors, services
 from .errors import Conflict
 from .kinds import KINDS, ConsentType
 from .masks import MASK_SHAPES
-from .models import Guild, JobState, Meaning, Origin, Outcome, ProposalState, RequestState, SignerCapacity
-from .policy import needs_consent, policy_for
+from .models import (ATTESTATIONS, Guild, JobState, Meaning, Origin, Outcome, ProposalState, RequestState,
+                     SignerCapacity)
+from .policy import needs_consent, policy_for, standing, what_signature_counts_as
 from .signatures import proposal_record_hash
 
 
@@ -119,13 +123,75 @@ def _draw_region(user, membership, version, region, frame_in):
                              points=[[x0, y0], [x1, y1]], color="#f2b544", width=0.004).obj
 
 
-def _detail_context(request, production, membership, fix):
+def _qc_partial():
+    """The QC verdict's partial, once the quality check provides one."""
+    try:
+        return get_template("fixes/_qc.html") and "fixes/_qc.html"
+    except TemplateDoesNotExist:
+        return ""
+
+
+def _compare_context(production, fix, proposal):
+    """What the fix page's compare needs: the source as the B side, paired by frame number, and
+    the region the fix was asked for, on the frames it covers."""
+    source = fix.source_version
+    asset = source.asset
+    first = source.first_frame
+    mask = ({key: fix.mask_shape[key] for key in ("shape", "points", "width")} if fix.mask_shape else None)
+    return {
+        "compare_source_json": json.dumps({
+            "id": source.pk, "label": f"Source v{source.number:03d}", "first_frame": first,
+            "frame_count": asset.frame_count, "src": reverse("media-file", args=[asset.pk, "proxy"])}),
+        "mask_json": json.dumps(mask),
+        "mask_frames_json": json.dumps([first + fix.frame_in, first + fix.frame_out]),
+        # A tracked matte, per frame number, once the request has one.
+        "matte_url": "",
+    }
+
+
+def _signing_position(user, membership, proposal, policy):
+    """For the signature dialog: the meanings this person's signature may have now, each with
+    what it would do under the policy; or, when none, why they may not sign."""
+    fix, decisions = proposal.request, proposal.decision_list
+    current = standing(policy, decisions)
+    meanings, refusals = [], {}
+    for value, label in Meaning.choices:
+        try:
+            counts_as = what_signature_counts_as(policy=policy, role=membership.role, meaning=value, user=user,
+                                                 request=fix, decisions=decisions)
+        except ValidationError as error:
+            refusals[value] = " ".join(error.messages)
+            continue
+        if counts_as == "approval":
+            done, needed = len(current.approvals) + 1, current.needed_approvals
+            effect = (f"{done} of {needed} approval{'s' if needed > 1 else ''} — approves the fix and allows "
+                      f"delivery" if done >= needed else
+                      f"{done} of {needed} approvals — {needed - done} more needed before delivery")
+        else:
+            done, needed = len(current.recommendations) + 1, current.needed_recommendations
+            effect = f"{done} of {max(needed, done)} recommendation{'s' if needed > 1 else ''} — then it waits for approval"
+        meanings.append({"value": value, "label": label, "attestation": ATTESTATIONS[value], "effect": effect})
+    # Why not approve is what a person reaching for the Sign button wants to know.
+    return {"sign_meanings": meanings, "sign_refusal": "" if meanings else refusals[Meaning.APPROVAL]}
+
+
+def _run_text(job):
+    """'It ran 2 min 5 s on cuda:0 (NVIDIA H200).' from what the job recorded."""
+    took = ""
+    if job.started_at and job.finished_at:
+        minutes, seconds = divmod(round((job.finished_at - job.started_at).total_seconds()), 60)
+        took = f" {minutes} min {seconds} s" if minutes else f" {seconds} s"
+    where = f" on {job.device}" if job.device else ""
+    return f"It ran{took}{where}." if took or where else ""
+
+
+def _detail_context(request, production, membership, fix, *, decide_values=None):
     proposal = fix.current_proposal
     job = fix.latest_job
     proposal_ready = bool(proposal and proposal.version.asset.status == AssetStatus.READY)
     busy = bool((job and job.state in (JobState.QUEUED, JobState.RUNNING))
                 or (proposal and proposal.version.asset.status not in (AssetStatus.READY, AssetStatus.FAILED)))
-    return {
+    context = {
         "production": production, "membership": membership, "fix": fix, "job": job, "proposal": proposal,
         "kind": KINDS[fix.kind], "busy": busy, "proposal_ready": proposal_ready,
         "source_asset": fix.source_version.asset,
@@ -138,7 +204,16 @@ def _detail_context(request, production, membership, fix):
         "approved": bool(proposal and proposal.state == ProposalState.APPROVED),
         "model_card_json": json.dumps(proposal.model_card, indent=2, sort_keys=True) if proposal else "",
         "can_cancel": bool(job and job.is_active), "can_retry": fix.state == RequestState.FAILED,
+        "qc_template": _qc_partial(), "decide": decide_values or {},
+        "frames": (fix.source_version.first_frame + fix.frame_in, fix.source_version.first_frame + fix.frame_out),
     }
+    if proposal:
+        if proposal_ready:
+            context.update(_compare_context(production, fix, proposal))
+        if context["pending"] and context["can_decide"]:
+            context.update(_signing_position(request.user, membership, proposal, policy_for(production)))
+        context["run_text"] = _run_text(proposal.job)
+    return context
 
 
 @login_required
@@ -196,12 +271,17 @@ def proposal_decide(request, code, proposal_id):
             actor=request.user, proposal=proposal, outcome=data.get("outcome", ""), meaning=data.get("meaning", ""),
             password=data.get("password", ""), second_factor=data.get("second_factor", ""),
             record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up)
-    except json.JSONDecodeError:
-        messages.error(request, "Follow-up parameters must be JSON, for example {\"grow\": 8}.")
-    except Conflict as error:
-        messages.error(request, error.message)
-    except ValidationError as error:
-        messages.error(request, error_text(error))
+    except (json.JSONDecodeError, Conflict, ValidationError) as error:
+        # The dialog opens again with its error and what was typed (never the password).
+        problem = ("Follow-up parameters must be JSON, for example {\"grow\": 8}."
+                   if isinstance(error, json.JSONDecodeError)
+                   else error.message if isinstance(error, Conflict) else error_text(error))
+        values = {"outcome": data.get("outcome", ""), "meaning": data.get("meaning", ""),
+                  "reason": data.get("reason", ""), "follow_up_params": data.get("follow_up_params", ""),
+                  "error": problem}
+        fix = selectors.request_in(production, proposal.request_id)
+        return render(request, "fixes/request_detail.html",
+                      _detail_context(request, production, membership, fix, decide_values=values), status=400)
     else:
         if decision.outcome == Outcome.APPROVE:
             messages.success(request, f"Signed: {decision.manifestation}.")
