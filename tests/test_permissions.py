@@ -32,6 +32,7 @@ ENDPOINTS = [
     Endpoint("post", "/p/{code}/upload/", "ingest"),
     Endpoint("post", "/p/{code}/timeline/", "ingest"),
     Endpoint("post", "/p/{code}/assets/{asset}/retry/", "ingest"),
+    Endpoint("post", "/p/{code}/shots/{shot}/v{number}/delete/", "ingest"),
     Endpoint("get", "/m/{asset}/poster", "view"),
     Endpoint("get", "/m/{asset}/proxy", "view"),
     Endpoint("get", "/m/{asset}/original", "download_original"),
@@ -67,7 +68,7 @@ def world(db):
     someone = member(production, Role.VIEWER)
     return {
         "production": production,
-        "values": {"code": production.code, "shot": shot.name, "version": version.pk, "asset": asset.pk,
+        "values": {"code": production.code, "shot": shot.name, "version": version.pk, "number": version.number, "asset": asset.pk,
                    "membership": someone.memberships.get().pk},
     }
 

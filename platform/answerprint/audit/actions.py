@@ -40,6 +40,7 @@ ACTIONS = {
     "media.ingest_failed": _A("media", "Ingest failed; the original is kept with the reason"),
     "media.ingest_retried": _A("media", "Ingest was retried"),
     "media.original_downloaded": _A("media", "An original was downloaded", read=True),
+    "media.version_deleted": _A("media", "A failed upload was deleted by its uploader; its original is kept"),
     "timeline.imported": _A("media", "A timeline was imported"),
     "user.created": _A("media", "A user account was created (the demo seed)"),
     # review

@@ -4,7 +4,7 @@ from django.http import Http404
 
 from answerprint.accounts.models import Membership
 
-from .models import MediaAsset, Shot, Version
+from .models import MediaAsset, Shot, Version, VersionKind, VersionState
 
 
 def _visible_production_ids(user):
@@ -32,11 +32,38 @@ def shot_by_name(production, name):
 
 
 def versions_of(shot):
+    """The shot's versions, newest first, with what decides which one a page opens on."""
     return (
         Version.objects.filter(shot=shot)
-        .select_related("asset", "created_by", "parent")
+        .select_related("asset", "created_by", "parent", "proposal")
         .order_by("-number")
     )
+
+
+def _decision_of(version):
+    proposal = getattr(version, "proposal", None) if version.kind == VersionKind.PROPOSAL else None
+    return proposal.state if proposal is not None else ""
+
+
+def is_approved(version):
+    """Delivered, or a proposal a person approved."""
+    return version.state == VersionState.READY and (
+        version.kind == VersionKind.DELIVERY or _decision_of(version) == "approved")
+
+
+def is_rejected(version):
+    return _decision_of(version) in ("rejected", "changes_requested")
+
+
+def default_version(versions):
+    """The version a shot opens on: its latest approved one, else its latest ready one that was
+    not turned down. Failed, rejected and still-processing versions stay listed, never chosen
+    (None when nothing else is there: the page then shows the newest, whatever it is)."""
+    versions = sorted(versions, key=lambda v: -v.number)
+    approved = next((v for v in versions if is_approved(v)), None)
+    if approved is not None:
+        return approved
+    return next((v for v in versions if v.state == VersionState.READY and not is_rejected(v)), None)
 
 
 def version_for_user(user, version_id):

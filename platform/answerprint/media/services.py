@@ -18,11 +18,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from answerprint.accounts.models import Membership
 from answerprint.audit.services import record_event
 
 from . import ffmpeg
@@ -544,6 +546,56 @@ def retry_ingest(*, actor, asset):
     publish_asset(asset)
     _enqueue_on_commit(asset)
     return asset
+
+
+def delete_failed_version(*, actor, version, reason=""):
+    """Take a failed upload off its shot, so that it stops holding a version number (the next one
+    takes it again). Only the person who uploaded it may, and only while it is failed. Its
+    original's bytes are moved under retained/, where the event recording the deletion points to
+    them with their sha256; what ingest derived is removed."""
+    production = version.shot.production
+    if not Membership.objects.active().filter(user=actor, production=production).exists():
+        raise ValidationError("Only a member of this production may delete its versions.")
+    with transaction.atomic():
+        shot = _locked_shot(version.shot)
+        version = Version.objects.select_for_update().select_related("created_by").get(pk=version.pk)
+        if version.state != VersionState.FAILED:
+            raise ValidationError(f"{version} is {version.get_state_display().lower()}: only a failed upload can be "
+                                  f"deleted.")
+        if version.created_by_id != actor.pk:
+            who = version.created_by.printed_name if version.created_by else "the system"
+            raise ValidationError(f"Only {who}, who uploaded {version}, may delete it.")
+        asset = MediaAsset.objects.filter(version=version).first()
+        kept = _retain_original(shot, version, asset)
+        derived = [f.name for f in (asset.proxy, asset.poster, asset.filmstrip) if f] if asset else []
+        record_event("media.version_deleted", actor=actor, production=shot.production, target=version, before={
+            "shot": shot.name, "version": version.number, "state": version.state,
+            "file": asset.original_name if asset else None, "sha256": asset.sha256 if asset else None,
+            "reason": asset.status_reason if asset else None,
+        }, after={"original_kept_as": kept}, reason=reason)
+        version.delete()
+        removed = derived + ([asset.original.name] if kept and asset and not asset.is_sequence else [])
+        transaction.on_commit(partial(_delete_files, removed))
+    return kept
+
+
+def _retain_original(shot, version, asset):
+    """A copy of a version's original under retained/ (its name there), or "" when there is none
+    to keep (never received, or registered in place as a sequence, which stays where it is)."""
+    if asset is None or asset.is_sequence or not asset.original.name or not default_storage.exists(asset.original.name):
+        return ""
+    with default_storage.open(asset.original.name, "rb") as stream:
+        return default_storage.save(f"retained/{shot.production.code}/{shot.name}/v{version.number:03d}-"
+                                    f"{asset.sha256[:12] or 'unhashed'}/{safe_filename(asset.original_name)}",
+                                    File(stream, name=safe_filename(asset.original_name)))
+
+
+def _delete_files(names):
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.warning("Could not delete %s from media storage", name, exc_info=True)
 
 
 def record_original_download(*, actor, asset):

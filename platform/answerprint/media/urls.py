@@ -9,5 +9,6 @@ urlpatterns = [
     path("p/<str:code>/timeline/", views.import_timeline, name="import-timeline"),
     path("p/<str:code>/assets/<int:asset_id>/retry/", views.retry_asset, name="retry-asset"),
     path("p/<str:code>/shots/<str:name>/", views.shot_page, name="shot-page"),
+    path("p/<str:code>/shots/<str:name>/v<int:number>/delete/", views.delete_version, name="delete-version"),
     path("m/<int:asset_id>/<str:part>", views.media_file, name="media-file"),
 ]

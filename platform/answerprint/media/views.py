@@ -14,7 +14,8 @@ from answerprint.accounts.selectors import membership_for, production_and_member
 
 from . import services
 from .models import AssetStatus
-from .selectors import asset_for_user, shot_by_name, shots_with_latest_version, versions_of
+from .selectors import (asset_for_user, default_version, is_rejected, shot_by_name, shots_with_latest_version,
+                        versions_of)
 from .serving import media_response
 from .uploads import upload_refusal
 
@@ -50,7 +51,7 @@ def shot_page(request, code, name):
     production, membership = production_and_membership(request.user, code)
     shot = shot_by_name(production, name)
     versions = list(versions_of(shot))
-    selected = versions[0] if versions else None
+    selected = default_version(versions) or (versions[0] if versions else None)
     if "v" in request.GET:
         selected = next((v for v in versions if str(v.number) == request.GET["v"]), None)
         if selected is None:
@@ -61,6 +62,7 @@ def shot_page(request, code, name):
         "can_ingest": can(membership, "ingest"),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),
+        "rejected": {v.pk for v in versions if is_rejected(v)},
         **_review_context(request, production, membership, selected, versions),
     })
 
@@ -155,6 +157,23 @@ def retry_asset(request, code, asset_id):
     except ValidationError as error:
         messages.error(request, error_text(error))
     return redirect(f"/p/{code}/shots/{asset.version.shot.name}/?v={asset.version.number}")
+
+
+@login_required
+@require_POST
+def delete_version(request, code, name, number):
+    production, membership = production_and_membership(request.user, code)
+    shot = shot_by_name(production, name)
+    version = next((v for v in versions_of(shot) if v.number == number), None)
+    if version is None:
+        raise Http404("No such version.")
+    require(membership, "ingest")
+    try:
+        services.delete_failed_version(actor=request.user, version=version, reason=request.POST.get("reason", ""))
+        messages.success(request, f"{version} deleted; its original is kept with the audit trail.")
+    except ValidationError as error:
+        messages.error(request, error_text(error))
+    return redirect("shot-page", code=code, name=shot.name)
 
 
 _PARTS = {"proxy", "poster", "filmstrip", "original"}
