@@ -138,3 +138,35 @@ def test_the_api_export_ends_with_a_signed_manifest(client, production):
     manifest = json.loads(body(response).decode().splitlines()[-1])
     assert manifest["record"] == "manifest" and manifest["filters"] == {"production": "show"}
     assert len(manifest["signature"]) == 128
+
+
+@pytest.mark.parametrize("filters, error", [
+    ({"actor": "Nobody Atall"}, "Nobody named &#x27;Nobody Atall&#x27; has a role here"),
+    ({"shot": "SC999_SH999"}, "No shot named &#x27;SC999_SH999&#x27;"),
+    ({"since": "2026-05-02T00:00", "until": "2026-05-01T00:00"}, "&#x27;since&#x27; must be before &#x27;until&#x27;"),
+])
+def test_a_filter_that_does_not_validate_lists_no_events(client, production, filters, error):
+    # given a compliance officer on a production with events
+    officer = member(production, "compliance")
+
+    # when they filter by something that does not exist, or a reversed time range
+    page = signed_in(client, officer).get(reverse("audit-page", args=["show"]), filters).content.decode()
+
+    # then the error is shown and no event is, so nobody takes the full list for the filtered one
+    assert error in page
+    assert 'id="event-' not in page and "data-filter-refused" in page
+
+
+def test_the_actor_filter_takes_the_name_the_list_shows(client, production):
+    # given an event by a member whose printed name is shown in the list
+    officer = member(production, "compliance")
+    signer = member(production, "producer", user__full_name="Priya Raman")
+    with transaction.atomic():
+        record_event("fix_request.created", actor=signer, production=production)
+    seal_pending()
+
+    # when the officer filters by that name, in any case
+    page = signed_in(client, officer).get(reverse("audit-page", args=["show"]), {"actor": "priya raman"})
+
+    # then only that person's events are listed
+    assert page.content.decode().count('id="event-') == 1

@@ -12,7 +12,7 @@ _ACTION = re.compile(r"^[a-z0-9_.]*\*?$")
 
 class ExportFilterForm(forms.Form):
     shot = forms.CharField(required=False, max_length=80)
-    actor = forms.CharField(required=False, max_length=150, help_text="username")
+    actor = forms.CharField(required=False, max_length=200, help_text="name as shown, or username")
     action = forms.CharField(required=False, max_length=100, widget=forms.TextInput(attrs={"list": "audit-actions"}),
                              help_text="an action (media.uploaded), or a prefix ending in '.' or '*' (proposal.*)")
     since = forms.DateTimeField(required=False, help_text="from this time, UTC",
@@ -38,13 +38,24 @@ class ExportFilterForm(forms.Form):
         return shot
 
     def clean_actor(self):
-        username = self.cleaned_data["actor"].strip()
-        if not username:
+        """The person by the name the event list shows (their printed name), or by username."""
+        name = " ".join(self.cleaned_data["actor"].split())
+        if not name:
             return None
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise forms.ValidationError(f"No user named {username!r}.")
-        return user
+        users = get_user_model().objects.all()
+        if self.production is not None:  # anyone who ever had a role here, revoked or not
+            users = users.filter(memberships__production=self.production).distinct()
+        user = users.filter(username=name).first()
+        if user is not None:
+            return user
+        named = list(users.filter(full_name__iexact=name).order_by("username")[:5])
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise forms.ValidationError(f"Several people are named {name!r}: give the username of the one you mean "
+                                        f"({', '.join(u.username for u in named)}).")
+        raise forms.ValidationError(f"Nobody named {name!r} has a role here; give the name as the list shows it, "
+                                    f"or a username.")
 
     def clean_action(self):
         action = self.cleaned_data["action"].strip()

@@ -13,6 +13,7 @@ from . import services
 from .actions import ACTIONS, describe
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
 from .forms import ExportFilterForm
+from .models import AuditEvent
 from .selectors import filtered_events, latest_checkpoint, timestamp_of
 
 PAGE_SIZE = 100
@@ -49,8 +50,11 @@ def audit_page(request, code):
     production, membership = _scope(request, code)
     services.seal_pending()  # so the page numbers every event it shows
     form = ExportFilterForm(request.GET or None, production=production)
-    # An invalid filter shows its error above the unfiltered list rather than an empty page.
-    events = form.events() if form.is_bound and form.is_valid() else filtered_events(production=production)
+    # A filter that does not validate shows its error and no events: an unfiltered list under it
+    # would read as the filtered one.
+    filter_refused = form.is_bound and not form.is_valid()
+    events = (AuditEvent.objects.none() if filter_refused
+              else form.events() if form.is_bound else filtered_events(production=production))
     before = request.GET.get("before", "")
     if before.isdigit():
         events = events.filter(sequence__lt=int(before))
@@ -68,7 +72,7 @@ def audit_page(request, code):
         "older": f"?{query.urlencode()}&before={page[-1].sequence}" if more and page else "",
         "filter_query": query.urlencode(), "checkpoint": checkpoint, "checkpoint_timestamp": timestamp_of(checkpoint),
         "formats": list(FORMATS), "consent_url": consent_registry_url(production),
-        "actions": sorted(ACTIONS),
+        "actions": sorted(ACTIONS), "filter_refused": filter_refused,
     })
 
 
