@@ -250,3 +250,27 @@ def test_the_requester_has_no_sign_button_and_sees_why(reviewers, world):
     page.goto(f"/p/{world['production']}/fixes/{world['partial_fix']}/")
     assert page.locator("[data-open-dialog^=sign-]").count() == 0
     assert "someone else must sign it" in page.locator("[data-cannot-sign]").get_attribute("title")
+
+
+def test_enter_in_the_text_tool_places_the_text_once_without_an_error(reviewers, world):
+    # given a supervisor typing a label with the text tool on the plate
+    supervisor = reviewers("supervisor")
+    page = supervisor.open_shot(v=world["version_number"])
+    page.wait_for_function("() => document.querySelector('ap-review')?.dataset.connected === 'true'", timeout=10000)
+    before = page.evaluate("() => document.querySelector('ap-review').drawing.shapes.size")
+    page.locator("ap-player").focus()
+    page.keyboard.press("t")
+    box = page.locator(".draw-layer").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.7)
+    page.locator(".text-entry").fill("Boom shadow")
+
+    # when they press Enter
+    page.keyboard.press("Enter")
+
+    # then one text shape is made, and the page threw nothing
+    page.wait_for_function(f"() => document.querySelector('ap-review').drawing.shapes.size === {before + 1}",
+                           timeout=10000)
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.querySelector('ap-review').drawing.shapes.size") == before + 1
+    assert page.locator(".text-entry").count() == 0
+    assert supervisor.errors == []

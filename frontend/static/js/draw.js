@@ -340,7 +340,11 @@ export class DrawingLayer {
     input.style.top = `${p[1] * box.height}px`;
     this.player.surface.append(input);
     input.focus();
+    let finished = false;
     const done = (keep) => {
+      // Removing the focused field fires its blur while it is still being removed: once only.
+      if (finished) return;
+      finished = true;
       const text = input.value.trim();
       input.remove();
       this.player.focus({ preventScroll: true });
@@ -351,7 +355,7 @@ export class DrawingLayer {
       if (e.key === "Escape") { e.preventDefault(); done(false); }
       e.stopPropagation();
     });
-    input.addEventListener("blur", () => { if (input.isConnected) done(true); });
+    input.addEventListener("blur", () => done(true));
   }
 
   // Remote laser pointers: one dot per person, fading when they stop.
