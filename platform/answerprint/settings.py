@@ -178,6 +178,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "14400"))}
 # A fix job is stopped past this many seconds; the broker's visibility timeout must exceed it.
 FIX_JOB_TIME_LIMIT = int(os.environ.get("FIX_JOB_TIME_LIMIT", "3600"))
+
+# Notifications by e-mail: printed on the console unless a backend is configured (e.g.
+# django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST, EMAIL_PORT, ...); links in them
+# start with SITE_URL.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Answerprint <answerprint@localhost>")
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # Dotted path to a callable (user, code) -> bool that checks a signer's second factor.
 SIGNATURE_SECOND_FACTOR_VERIFIER = os.environ.get("SIGNATURE_SECOND_FACTOR_VERIFIER", "")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("answerprint.fixes.urls")),
     path("", include("answerprint.accounts.urls")),
     path("", include("answerprint.media.urls")),
+    path("", include("answerprint.review.urls")),
 ]

@@ -274,3 +274,32 @@ def test_enter_in_the_text_tool_places_the_text_once_without_an_error(reviewers,
     assert page.evaluate("() => document.querySelector('ap-review').drawing.shapes.size") == before + 1
     assert page.locator(".text-entry").count() == 0
     assert supervisor.errors == []
+
+
+def test_a_mention_reaches_the_other_person_s_bell_live_and_their_inbox(reviewers, world):
+    # given the producer and the supervisor on the plate's review page
+    supervisor, producer = reviewers("supervisor", "producer")
+    sup, prod = supervisor.open_shot(v=world["version_number"]), producer.open_shot(v=world["version_number"])
+    for page in (sup, prod):
+        page.wait_for_function("() => document.querySelector('ap-review')?.dataset.connected === 'true'",
+                               timeout=10000)
+    before = int(prod.locator("[data-bell-count]").inner_text() or 0)
+
+    # when the supervisor writes a note that mentions the producer
+    note = "@producer is the boom shadow acceptable here?"
+    sup.locator("#composer-body").fill(note)
+    sup.keyboard.press("Enter")
+
+    # then the producer's bell counts it without a reload, with a notice linking to the frame
+    prod.wait_for_function(f"() => Number(document.querySelector('[data-bell-count]').textContent) === {before + 1}",
+                           timeout=10000)
+    toast = prod.locator(".toast")
+    assert "Sam Okafor mentioned you" in toast.inner_text()
+    # and the inbox lists it, opening the review page on the note's frame
+    prod.goto("/inbox/")
+    assert "is the boom shadow acceptable here?" in prod.locator("[data-inbox]").inner_text()
+    producer.screenshot("inbox")
+    prod.locator("[data-inbox] a").first.click()
+    prod.wait_for_function("() => document.querySelector('ap-player')?.ready === true", timeout=15000)
+    assert f"v={world['version_number']}&frame={world['first_frame']}" in prod.url
+    assert producer.errors == [] and supervisor.errors == []

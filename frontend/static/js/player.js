@@ -45,7 +45,9 @@ export class ApPlayer extends HTMLElement {
     if (!this.hasAttribute("aria-label")) this.setAttribute("aria-label", "Player: arrows step frames, space plays");
     this.buildStage();
     this.buildBar();
-    const start = () => { this.ready = true; this.fit(); this.seekTo(0); this.dispatchEvent(new CustomEvent("playerready")); };
+    // A link to a frame (a notification, a note) opens the player there.
+    const startAt = Number(this.getAttribute("start-frame")) || 0;
+    const start = () => { this.ready = true; this.fit(); this.seekTo(startAt); this.dispatchEvent(new CustomEvent("playerready")); };
     // The module may run after the metadata arrived (preload="auto"): then start now.
     if (this.video.readyState >= 1) start();
     else this.video.addEventListener("loadedmetadata", start, { once: true });

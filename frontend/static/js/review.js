@@ -6,6 +6,7 @@ import { ApPlayer } from "./player.js";
 import { Compare, MODES } from "./compare.js";
 import { DrawingLayer, MASK_SHAPES, escapeHtml } from "./draw.js";
 import { RoomClient } from "./room.js";
+import { showNotification } from "./inbox.js";
 
 const PRESENTER_BEAT_MS = 1500;
 
@@ -78,6 +79,7 @@ class ApReview extends HTMLElement {
     this.room.addEventListener("pointer", (e) => this.drawing.showPointer(e.detail));
     this.room.addEventListener("playhead", (e) => this.remotePlayhead(e.detail));
     this.room.addEventListener("live", (e) => this.liveNotice(e.detail));
+    this.room.addEventListener("notification", (e) => showNotification(e.detail));
     this.room.connect();
     window.addEventListener("beforeunload", () => this.room.close());
   }

@@ -31,6 +31,7 @@ from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
 from answerprint.media.models import AssetStatus, MediaAsset, Version, VersionKind
 from answerprint.media.services import new_version
+from answerprint.review import notifications
 from answerprint.media.storage import sha256_of
 
 from . import broadcast, signatures
@@ -640,6 +641,7 @@ def ingest_job_result(job_id, *, output_path, model_card, metrics=None, preview_
             transaction.on_commit(partial(_enqueue_ingest, asset.pk))
             broadcast.job_changed(job, fix)
             broadcast.proposal_ready(proposal)
+            notifications.proposal_made(proposal)
     except BaseException:
         for name in stored:
             default_storage.delete(name)
@@ -817,6 +819,7 @@ def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256):
         if decision.final:
             _settle(proposal, ProposalState.APPROVED, RequestState.APPROVED, actor=actor, decision=decision)
         broadcast.decision_made(proposal, decision)
+        notifications.decision_made(proposal, decision)
     return decision
 
 
@@ -865,6 +868,7 @@ def _unsigned_decision(*, actor, proposal, outcome, state, request_state, reason
             decision.follow_up = new
             decision.save(update_fields=["follow_up"])
         broadcast.decision_made(proposal, decision)
+        notifications.decision_made(proposal, decision)
     return decision
 
 

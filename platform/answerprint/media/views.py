@@ -56,9 +56,13 @@ def shot_page(request, code, name):
         selected = next((v for v in versions if str(v.number) == request.GET["v"]), None)
         if selected is None:
             raise Http404("No such version.")
+    asset = getattr(selected, "asset", None) if selected else None
+    start_frame = 0
+    if selected is not None and asset is not None and request.GET.get("frame", "").isdigit():
+        start_frame = min(max(int(request.GET["frame"]) - selected.first_frame, 0), max((asset.frame_count or 1) - 1, 0))
     return render(request, "media/shot.html", {
         "production": production, "membership": membership, "shot": shot, "versions": versions,
-        "version": selected, "asset": getattr(selected, "asset", None) if selected else None,
+        "version": selected, "asset": asset, "start_frame": start_frame,
         "can_ingest": can(membership, "ingest"),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),

@@ -48,6 +48,7 @@ Server to client:
   pointer  {presence, user, x, y, frame, version, visible}
   playhead {state, frame, rate, loop, compare, version, revision, by, at (server ms)}
   live     {event, data}   not stored: asset.progress, job.progress, ...
+  notification {id, kind, text, url, actor, unread, at}   for the person on this connection only
   pong     {}
 
 Delivery: each connection sends stored events in sequence order with no duplicates. A gap
@@ -202,6 +203,9 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
         # message, all on the one database thread. Every database call here goes through
         # database_sync_to_async, which does that cleanup itself, so the hop is skipped.
         # Room traffic comes through the hub (take); nothing else should reach this channel.
+        if message["type"] == "user.notification":  # the inbox of the person on this connection
+            await self.take_live(message["text"])
+            return
         if not message["type"].startswith("websocket."):
             logger.warning("a review room connection ignored a %s sent to it alone", message["type"])
             return

@@ -242,3 +242,45 @@ class RoomPresence(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["room", "seen_at"])]
+
+
+class NotificationKind(models.TextChoices):
+    MENTION = "mention", "Mentions of me"
+    REPLY = "reply", "Replies to my notes"
+    PROPOSAL_READY = "proposal_ready", "Proposals ready for what I asked"
+    DECISION = "decision", "Decisions on what I asked"
+    CHANGES_REQUESTED = "changes_requested", "Requests for changes on what I asked"
+
+
+class Notification(models.Model):
+    """Something a person should know, in their inbox until they read it, with a link to the exact
+    frame (or fix) it is about."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    production = models.ForeignKey("accounts.Production", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    actor_name = models.CharField(max_length=300)
+    text = models.CharField(max_length=500)
+    url = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.recipient}: {self.text[:60]}"
+
+
+class NotificationPreference(models.Model):
+    """Per person and kind: shown in the inbox, sent by e-mail. Without a row both are on."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    in_app = models.BooleanField(default=True)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_kind")]

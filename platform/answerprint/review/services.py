@@ -27,7 +27,7 @@ from answerprint.accounts.permissions import can
 from answerprint.audit.services import record_event
 from answerprint.media.models import MediaAsset, Version
 
-from . import broadcast
+from . import broadcast, notifications
 from .models import (Annotation, Comment, CommentRevision, ReviewSession, ReviewSessionItem, Room, RoomEvent,
                      RoomKind, RoomPresence)
 from .schemas import AnnotationSerializer, CommentSerializer, ReviewSessionSerializer
@@ -355,6 +355,7 @@ def create_comment(*, actor, version, body, frame=None, duration=1, parent=None,
         record_event("comment.created", actor=actor, production=production, target=comment, after={
             "version": version.pk, "parent": str(parent.pk) if parent else None, "frame": frame,
             "duration": duration, "body": body, "mentions": sorted(u.username for u in mentioned)})
+        notifications.comment_written(comment, mentioned=mentioned, actor=actor)
         events = _append(rooms, "comment.created", _comment_payload(comment), actor=actor, op=op)
     return Applied(comment, events)
 
