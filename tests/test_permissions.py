@@ -33,6 +33,8 @@ ENDPOINTS = [
     Endpoint("post", "/p/{code}/timeline/", "ingest"),
     Endpoint("post", "/p/{code}/assets/{asset}/retry/", "ingest"),
     Endpoint("post", "/p/{code}/shots/{shot}/v{number}/delete/", "ingest"),
+    Endpoint("get", "/p/{code}/playlists/", "view"),
+    Endpoint("post", "/p/{code}/playlists/", "annotate"),
     Endpoint("get", "/m/{asset}/poster", "view"),
     Endpoint("get", "/m/{asset}/proxy", "view"),
     Endpoint("get", "/m/{asset}/original", "download_original"),

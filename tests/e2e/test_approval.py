@@ -303,3 +303,43 @@ def test_a_mention_reaches_the_other_person_s_bell_live_and_their_inbox(reviewer
     prod.wait_for_function("() => document.querySelector('ap-player')?.ready === true", timeout=15000)
     assert f"v={world['version_number']}&frame={world['first_frame']}" in prod.url
     assert producer.errors == [] and supervisor.errors == []
+
+
+def test_a_presenter_takes_playlist_followers_from_item_to_item(reviewers, world):
+    # given a playlist of the plate and the partial proposal, the producer presenting its first item
+    producer, supervisor = reviewers("producer", "supervisor")
+    prod = producer.page
+    prod.goto(f"/p/{world['production']}/playlists/")
+    prod.fill("#playlist-title", "Boom fixes")
+    prod.check(f"input[name=versions][value='{world['version']}']")
+    prod.check(f"input[name=versions][value='{world['partial_version']}']")
+    prod.locator("form button.primary", has_text="Open the playlist").click()
+    prod.wait_for_url("**/playlists/*/")
+    playlist_url = prod.url
+    connected_js = "() => document.querySelector('ap-review')?.dataset.connected === 'true'"
+    prod.wait_for_function(connected_js, timeout=10000)
+    prod.locator("[data-act=present]").click()
+    prod.wait_for_function("() => document.querySelector('ap-review').dataset.presenting === 'true'", timeout=10000)
+
+    # and the supervisor following in the same playlist
+    sup = supervisor.page
+    sup.goto(playlist_url)
+    sup.wait_for_function(connected_js, timeout=10000)
+    sup.wait_for_function("() => !document.querySelector('[data-act=follow]').disabled", timeout=10000)
+    sup.locator("[data-act=follow]").click()
+
+    # when the presenter moves to the other item
+    other = prod.locator("[data-playlist] li:not(.current)")
+    target = other.get_attribute("data-item")
+    other.locator("a").click()
+    prod.wait_for_function(connected_js, timeout=10000)
+
+    # then the follower's page goes there too, still following, with its status shown
+    sup.wait_for_url(f"**item={target}**", timeout=15000)
+    sup.wait_for_function(connected_js, timeout=10000)
+    assert sup.locator(f"[data-item='{target}']").get_attribute("aria-current") == "true"
+    assert "Awaiting decision" in sup.locator(f"[data-item='{world['partial_version']}']").inner_text()
+    assert sup.locator("[data-act=follow]").get_attribute("aria-pressed") == "true"
+    supervisor.screenshot("playlist-follow")
+    prod.locator("[data-act=present]").click()  # hand the room back
+    assert producer.errors == [] and supervisor.errors == []

@@ -119,6 +119,7 @@ def build(folder):
     assert proposal.version.asset.status == "ready", proposal.version.asset.status_reason
 
     return {"partial_fix": partial_fix.pk, "partial_version_number": partial.version.number,
+            "partial_version": partial.version.pk,
             "partial_proposal": partial.pk, "mask_annotation": str(mask.obj.pk), "timecode": spec.timecode,
             "production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
             "proposal_version": proposal.version.pk, "proposal_version_number": proposal.version.number,

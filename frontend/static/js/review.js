@@ -39,6 +39,7 @@ class ApReview extends HTMLElement {
     this.canComment = this.hasAttribute("can-comment");
     this.canPresent = this.hasAttribute("can-present");
     this.fixUrl = this.getAttribute("fix-url");
+    this.playlist = this.hasAttribute("playlist");
     // Lists come in <script type="application/json"> elements (Django's json_script), named here.
     const data = (name) => json(document.getElementById(this.getAttribute(name) || "")?.textContent, []);
     this.members = data("members");
@@ -118,8 +119,18 @@ class ApReview extends HTMLElement {
       const what = reset ? "reloaded the room" : `caught up on ${missed} change${missed === 1 ? "" : "s"}`;
       this.say(`Back online — ${what}.`, "ok", 4000);
     }
+    // In a playlist, following carries over from item to item (the page changes under it).
+    if (first && this.playlist && new URLSearchParams(location.search).get("follow") === "1" && this.presenter
+        && !this.isPresenter()) {
+      this.following = true;
+      this.renderLive();
+    }
     this.sendPresence({ frame: this.player.frame, version: this.versionId, following: this.following });
     if (this.following) this.applyPlayhead(this.playhead);
+    // A presenter arriving on a playlist item takes the followers there.
+    if (first && this.playlist && this.isPresenter() && this.playhead?.version !== this.versionId) {
+      this.room.sendLive({ type: "playhead", version: this.versionId, frame: this.player.frame, state: "paused" });
+    }
   }
 
   offline() {
@@ -430,7 +441,7 @@ class ApReview extends HTMLElement {
     // Moving by hand while following stops following, as in every review tool.
     if (this.following && (detail.frame !== undefined || detail.state)) this.setFollowing(false);
     if (!this.isPresenter()) return;
-    const message = { type: "playhead" };
+    const message = { type: "playhead", version: this.versionId };
     if (detail.state) message.state = detail.state;
     if (detail.frame !== undefined) message.frame = detail.frame;
     if (detail.rate) message.rate = detail.rate;
@@ -452,6 +463,10 @@ class ApReview extends HTMLElement {
 
   applyPlayhead(head) {
     if (!head || this.isPresenter()) return;
+    if (this.playlist && head.version && head.version !== this.versionId) {
+      location.assign(`?item=${head.version}&follow=1`);
+      return;
+    }
     this.applyingRemote = true;
     try {
       if (head.compare && head.compare.mode && head.compare.version) {

@@ -56,19 +56,26 @@ def shot_page(request, code, name):
         selected = next((v for v in versions if str(v.number) == request.GET["v"]), None)
         if selected is None:
             raise Http404("No such version.")
+    return render(request, "media/shot.html", shot_context(request, production, membership, shot, versions, selected))
+
+
+def shot_context(request, production, membership, shot, versions, selected):
+    """The review page of `selected` (one of the shot's `versions`), opened at ?frame=<number>;
+    the playlist pages show their current item with it too."""
     asset = getattr(selected, "asset", None) if selected else None
     start_frame = 0
     if selected is not None and asset is not None and request.GET.get("frame", "").isdigit():
         start_frame = min(max(int(request.GET["frame"]) - selected.first_frame, 0), max((asset.frame_count or 1) - 1, 0))
-    return render(request, "media/shot.html", {
+    return {
         "production": production, "membership": membership, "shot": shot, "versions": versions,
         "version": selected, "asset": asset, "start_frame": start_frame,
         "can_ingest": can(membership, "ingest"),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),
         "rejected": {v.pk for v in versions if is_rejected(v)},
+        "room_path": f"/ws/review/versions/{selected.pk}/" if selected else "",
         **_review_context(request, production, membership, selected, versions),
-    })
+    }
 
 
 def _review_context(request, production, membership, selected, versions):
