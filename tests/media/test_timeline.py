@@ -60,6 +60,9 @@ M2   A003C001       -24.0                03:00:01:00
 007  A007C001 V     C        07:00:00:00 07:00:01:16 01:00:08:12 01:00:10:00
 M2   A007C001       026.4                07:00:00:00
 * FROM CLIP NAME: SC010_SH070
+008  Z686_5A. V     C        08:00:00:00 08:00:02:22 01:00:10:00 01:00:11:12
+M2   Z686_5A.       046.7                08:00:00:00
+* FROM CLIP NAME: SC010_SH080
 """
 
 # The source frames each shot must cover, worked out by hand (24 fps, no handles).
@@ -70,7 +73,8 @@ EDITORIAL_RANGES = {
     "SC010_SH040": ("04:00:00:00", "04:00:03:02"),  # 48 cut + 26 under the dissolve into SH050
     "SC010_SH050": ("05:00:00:00", "05:00:02:12"),  # 48 cut + 12 under the wipe into SH060
     "SC010_SH060": ("06:00:00:00", "06:00:01:00"),
-    "SC010_SH070": ("07:00:00:00", "07:00:01:16"),  # 36 frames at 26.4 fps: ceil(39.6) = 40
+    "SC010_SH070": ("07:00:00:00", "07:00:01:16"),  # 36 frames at 26.4 fps: 39.6, rounded 40
+    "SC010_SH080": ("08:00:00:00", "08:00:02:22"),  # 36 at 46.7 fps: 70.05, the 70 Avid wrote
 }
 
 REPEATS = b"""TITLE: REPEATS
@@ -136,9 +140,9 @@ def _otio_source_ranges(edl, rate):
         elif warps[0] == 0:
             ranges[clip.name] = (start, start + 1)
         elif warps[0] > 0:
-            ranges[clip.name] = (start, start + math.ceil(round(count * warps[0], 6)))
+            ranges[clip.name] = (start, start + math.floor(count * warps[0] + 0.5))
         else:
-            ranges[clip.name] = (start - math.ceil(count * -warps[0]) + 1, start + 1)
+            ranges[clip.name] = (start - math.floor(count * -warps[0] + 0.5) + 1, start + 1)
     return ranges
 
 
@@ -164,6 +168,7 @@ def test_source_ranges_honour_speed_effects_freezes_reverses_dissolves_and_wipes
     # and the frame ranges are as long as the source used, not the record duration
     assert shots["SC010_SH010"].frame_count == 72 and shots["SC010_SH040"].frame_count == 74
     assert shots["SC010_SH020"].frame_count == 1 and shots["SC010_SH070"].frame_count == 40
+    assert shots["SC010_SH080"].frame_count == 70
     assert (shots["SC010_SH010"].time_scalar, shots["SC010_SH020"].time_scalar,
             shots["SC010_SH030"].time_scalar, shots["SC010_SH040"].time_scalar) == (2.0, 0.0, -1.0, None)
     assert shots["SC010_SH040"].record_timecode_out == "01:00:05:12"
@@ -547,6 +552,22 @@ def test_a_malformed_timeline_is_refused_with_a_reason_and_creates_nothing(data,
     # then nothing was created or logged
     assert list(Shot.objects.filter(production=production).values_list("name", flat=True)) == ["SC001_SH010"]
     assert actions(production) == [] and not TimelineImport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_edl_read_at_the_wrong_rate_is_refused_in_frames_not_python_values():
+    # given an EDL cut at 24 fps whose event 001 lasts 126 frames there
+    production, editor = _world()
+    data = b"TITLE: x\n001  Z677_4C. V     C        01:00:01:21 01:00:07:03 01:00:00:00 01:00:05:06\n"
+
+    # when it is imported at 25 fps
+    with pytest.raises(ValidationError) as refused:
+        _import(production, editor, data, "cut.edl", fps=25)
+
+    # then the message counts frames and asks about the rate
+    assert refused.value.message_dict["file"] == [
+        "cut.edl could not be read (line 2): Source and record duration don't match: the source lasts 132 frames "
+        "and the record 131 at 25 fps (clip 001). Is 25 fps the rate this EDL was cut at?"]
 
 
 @pytest.mark.django_db

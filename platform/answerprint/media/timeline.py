@@ -274,7 +274,23 @@ def _read_edl(text, filename, rate):
         return otio.adapters.read_from_string(text, "cmx_3600", rate=float(rate))
     except Exception as error:
         line = _edl_line_of(error, text)
-        _fail(f"{filename or 'The EDL'} could not be read{line}: {error}")
+        _fail(f"{filename or 'The EDL'} could not be read{line}: {_in_words(error, rate)}")
+
+
+_RATIONAL_TIME = re.compile(r"RationalTime\((-?[\d.]+), ([\d.]+)\)")
+_DURATION_MISMATCH = re.compile(r"Source and record duration don't match: (.+?) != (.+?) for clip (.+)$")
+
+
+def _in_words(error, rate):
+    """The adapter's message without Python values: 'RationalTime(32, 25)' is '32 frames'."""
+    message = str(error)
+    mismatch = _DURATION_MISMATCH.search(message)
+    if mismatch:
+        source, record = (_RATIONAL_TIME.sub(r"\1", group) for group in mismatch.groups()[:2])
+        return (f"Source and record duration don't match: the source lasts {_decimal(source)} frames and the record "
+                f"{_decimal(record)} at {_decimal(rate)} fps (clip {mismatch.group(3)}). Is {_decimal(rate)} fps the "
+                f"rate this EDL was cut at?")
+    return _RATIONAL_TIME.sub(lambda m: f"{_decimal(m.group(1))} frames", message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,15 +350,18 @@ def source_frames_used(start, visible_start, visible_duration, scalar):
     """[first, last) source frames a clip shows, from its range as OpenTimelineIO holds it.
 
     The range is in the clip's own frames; a time warp reads media at start + (t - start) ×
-    scalar, so `visible_duration` frames on screen use ceil(duration × |scalar|) source frames,
-    counted down from the first one when the scalar is negative, and one frame for a freeze.
+    scalar. `visible_duration` frames on screen use duration × |scalar| source frames, rounded
+    as editors count them (36 frames at 46.7 fps on a 24 fps cut: 70), and never fewer than the
+    frames actually sampled (floor((duration - 1) × |scalar|) + 1, which slow motion needs);
+    counted down from the first one when the scalar is negative; one frame for a freeze.
     """
     if scalar is None:
         return visible_start, visible_start + visible_duration
     first = start + math.floor((visible_start - start) * scalar)
     if scalar == 0:
         return first, first + 1
-    span = max(1, math.ceil(visible_duration * abs(scalar)))
+    speed = abs(scalar)
+    span = max(math.floor((visible_duration - 1) * speed) + 1, math.floor(visible_duration * speed + Fraction(1, 2)))
     return (first, first + span) if scalar > 0 else (first - span + 1, first + 1)
 
 
@@ -455,7 +474,11 @@ def _fill_clip(event, item, kind, timeline_rate, record_in, drop_frame, edl_even
     if edl_event is not None:
         # The adapter names a clip without FROM CLIP NAME after its event number; that is no clip name.
         named = [c for c in edl_event.comments if re.match(r"^\s*FROM CLIP NAME\s*:", c, re.IGNORECASE)]
-        event.clip_name = re.sub(r"^\s*FROM CLIP NAME\s*:\s*", "", named[-1], flags=re.IGNORECASE) if named else ""
+        event.clip_name = re.sub(r"^\s*FROM CLIP NAME\s*:\s*", "", named[-1], flags=re.IGNORECASE).strip() \
+            if named else ""
+        if any(isinstance(effect, otio.schema.FreezeFrame) for effect in item.effects) or any(
+                "FREEZE FRAME" in comment.upper() for comment in edl_event.comments):
+            event.clip_name = re.sub(r"\s+FF$", "", event.clip_name)  # Avid marks a freeze's clip name
         event.notes = [c for c in edl_event.comments if not _EDL_READ_COMMENTS.match(c)]
         event.name_comments = [c for c in event.notes if _EDL_NAME_COMMENTS.match(c)] + [
             c for c in event.notes if not _EDL_NAME_COMMENTS.match(c)]
