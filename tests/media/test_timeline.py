@@ -10,14 +10,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from answerprint.accounts.models import Role
 from answerprint.audit.models import AuditEvent
+from answerprint.media.cdl import saturation_matrix, sop, viewing_filter
 from answerprint.media.models import Shot, ShotLocator, TimelineImport
+from answerprint.media.services import ingest_upload
 from answerprint.media.timecode import frames_to_timecode
 from answerprint.media.timeline import parse_timeline
 from answerprint.media.timeline_import import import_timeline
 from answerprint.review.models import Comment
 from tests.factories import ProductionFactory, ShotFactory, VersionFactory, member
 
-from .conftest import actions
+from .conftest import actions, upload
 
 EDL = b"""TITLE: REEL_1_VFX
 FCM: NON-DROP FRAME
@@ -305,6 +307,23 @@ def test_a_locator_lands_on_its_frame_and_reaches_the_plate_as_a_comment_once():
     _import(production, editor, KEPT, "kept.edl")
     assert ShotLocator.objects.filter(shot=shot).count() == 1 and Comment.objects.count() == 1
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+@pytest.mark.django_db
+def test_a_plate_uploaded_after_the_import_gets_the_locators_as_comments_by_the_importer():
+    # given a shot imported with a locator and no plate yet
+    production, editor = _world()
+    _import(production, editor, KEPT, "kept.edl")
+    shot = _shot(production, "SC030_SH010")
+    supervisor = member(production, Role.SUPERVISOR)
+
+    # when a supervisor uploads its plate
+    version = ingest_upload(actor=supervisor, shot=shot, uploaded_file=upload(b"plate bytes", "plate.mov"))
+
+    # then the locator is a comment on that plate, at its frame, in the editor's name
+    comment = Comment.objects.get(version=version)
+    assert (comment.frame, comment.author) == (1025 - shot.first_frame, editor)
+    assert ShotLocator.objects.get(shot=shot).comment == comment
 
 
 @pytest.mark.django_db
@@ -661,3 +680,45 @@ def test_the_import_form_refuses_a_bad_rate_with_a_message(client):
     response = client.post(f"/p/{production.code}/timeline/", {"file": _file(EDL, "reel1.edl"), "fps": "24/0"},
                            follow=True)
     assert "has a zero denominator" in response.content.decode() and not Shot.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The CDL as a viewing grade
+
+
+def test_the_cdl_follows_the_asc_formula_clamped():
+    # slope 2 doubles, offset adds, power bends, and the result stays within 0..1
+    assert sop(0.25, 2.0, 0.0, 1.0) == 0.5
+    assert sop(0.25, 1.0, 0.05, 1.0) == pytest.approx(0.3)
+    assert sop(0.25, 1.0, 0.0, 0.5) == pytest.approx(0.5)
+    assert (sop(0.9, 2.0, 0.0, 1.0), sop(0.1, 1.0, -0.2, 1.0)) == (1.0, 0.0)
+
+
+def test_the_saturation_matrix_keeps_rec709_luma_and_scales_colour_around_it():
+    # given a saturated red, through saturation 0 and 1
+    values = [float(v) for v in saturation_matrix(0.0).split()]
+    rows = [values[i * 5:i * 5 + 5] for i in range(4)]
+    grey = [sum(w * c for w, c in zip(row[:3], (1.0, 0.0, 0.0))) for row in rows[:3]]
+    # then saturation 0 leaves the red's Rec. 709 luma on every channel, and 1 changes nothing
+    assert grey == pytest.approx([0.2126] * 3)
+    identity = [float(v) for v in saturation_matrix(1.0).split()]
+    assert identity == pytest.approx([1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0])
+
+
+@pytest.mark.django_db
+def test_the_shot_page_offers_the_editors_cdl_as_a_viewing_grade(client):
+    # given a shot imported with a CDL (slope 1.1 on red) and one without
+    production, editor = _world()
+    _import(production, editor, KEPT, "kept.edl")
+    client.force_login(editor)
+
+    # when each shot's page is shown
+    graded = client.get(f"/p/{production.code}/shots/SC030_SH010/").content.decode()
+    plain = client.get(f"/p/{production.code}/shots/SC030_SH020/").content.decode()
+
+    # then the graded one has the toggle and a filter whose red table is the CDL's
+    assert "data-cdl-toggle" in graded and 'id="shot-cdl"' in graded
+    red = viewing_filter(_shot(production, "SC030_SH010").cdl)["red"].split()
+    assert red[0] == "0.01000" and float(red[128]) == pytest.approx(min((128 / 255 * 1.1 + 0.01), 1.0), abs=1e-5)
+    assert f'tableValues="{" ".join(red)}"' in graded
+    assert "data-cdl-toggle" not in plain

@@ -110,6 +110,30 @@ def update_shot(*, actor, shot, reason="", **changes):
     return shot
 
 
+def post_locator_comments(*, actor, shot):
+    """Put the shot's editor's locators that have no comment yet on its latest version, at their
+    frames, written in the name of whoever imported the timeline. A locator on a frame outside
+    the version stays on the shot only. Called by the timeline import and when a plate arrives.
+    """
+    pending = list(shot.locators.filter(comment__isnull=True).select_related("timeline__imported_by"))
+    version = shot.versions.order_by("-number").first()
+    if not pending or version is None:
+        return
+    # review builds on media, not the other way round
+    from answerprint.review.services import create_comment, frame_count
+
+    count = frame_count(version) or 0
+    for locator in pending:
+        if not 0 <= locator.frame - shot.first_frame < count:
+            continue
+        colour = f" ({locator.color})" if locator.color else ""
+        author = (locator.timeline.imported_by if locator.timeline else None) or actor
+        comment = create_comment(actor=author, version=version, frame=locator.frame - shot.first_frame,
+                                 body=f"Editor's locator{colour} at {locator.timecode}: {locator.text}").obj
+        locator.comment = comment
+        locator.save(update_fields=["comment"])
+
+
 # ---------------------------------------------------------------------------------------------
 # New versions: upload and register
 
@@ -195,6 +219,7 @@ def ingest_upload(*, actor, shot, uploaded_file, note=""):
                 "shot": shot.name, "version": version.number, "file": original_name, "stored_as": stored,
                 "sha256": sha256, "size_bytes": size, "note": version.note,
             })
+            post_locator_comments(actor=actor, shot=shot)
             _enqueue_on_commit(asset)
     except BaseException:
         if stored is not None:
@@ -283,6 +308,7 @@ def register_media(*, actor, shot, path, note=""):
         if found["is_sequence"]:
             after.update(frames=found["frames"], first_frame=found["first"], last_frame=found["last"])
         record_event("media.registered", actor=actor, production=shot.production, target=asset, after=after)
+        post_locator_comments(actor=actor, shot=shot)
         _enqueue_on_commit(asset)
     return version
 

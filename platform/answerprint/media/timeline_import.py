@@ -27,7 +27,7 @@ from django.db import transaction
 from answerprint.audit.services import record_event
 
 from .models import NameCollision, Shot, ShotLocator, ShotNameRule, TimelineImport
-from .services import create_shot, update_shot
+from .services import create_shot, post_locator_comments, update_shot
 from .timecode import frames_to_timecode, parse_rate
 from .timeline import MAX_TIMELINE_BYTES, TimelineEvent, parse_timeline, sanitised_name, shot_like
 from .uploads import human_size
@@ -323,25 +323,3 @@ def _write_locators(actor, shot, group, timeline):
                 "frame": frame, "timecode": row.timecode, "color": row.color, "text": row.text,
                 "timeline": timeline.pk})
     post_locator_comments(actor=actor, shot=shot)
-
-
-def post_locator_comments(*, actor, shot):
-    """Put the shot's locators that have no comment yet on its latest version, at their frames.
-
-    A locator on a frame outside the version stays on the shot only.
-    """
-    # review builds on media, not the other way round
-    from answerprint.review.services import create_comment, frame_count
-
-    version = shot.versions.order_by("-number").first()
-    if version is None:
-        return
-    count = frame_count(version)
-    for locator in shot.locators.filter(comment__isnull=True):
-        if not 0 <= locator.frame - shot.first_frame < (count or 0):
-            continue
-        colour = f" ({locator.color})" if locator.color else ""
-        body = f"Editor's locator{colour} at {locator.timecode}: {locator.text}"
-        comment = create_comment(actor=actor, version=version, body=body, frame=locator.frame - shot.first_frame).obj
-        locator.comment = comment
-        locator.save(update_fields=["comment"])

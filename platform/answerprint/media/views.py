@@ -12,6 +12,7 @@ from answerprint.accounts.permissions import can, require
 from answerprint.accounts.selectors import membership_for, production_and_membership
 
 from . import services, timeline_import
+from .cdl import viewing_filter
 from .models import AssetStatus, NameCollision, ShotNameRule
 from .selectors import asset_for_user, shot_by_name, shots_with_latest_version, timeline_of, timelines_of, versions_of
 from .serving import media_response
@@ -63,6 +64,7 @@ def shot_page(request, code, name):
         "can_ingest": can(membership, "ingest"),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),
+        "cdl_filter": viewing_filter(shot.cdl),
         **_review_context(request, production, membership, selected, versions),
     })
 
