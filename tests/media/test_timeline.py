@@ -510,6 +510,33 @@ def test_an_otio_timeline_makes_shots_from_its_video_clips_at_its_own_rate():
 
 
 @pytest.mark.django_db
+def test_an_otio_timeline_honours_time_warps_and_transitions_like_an_edl():
+    # given an OTIO cut at 24 fps: a clip at double speed, then a 10-frame dissolve into the next
+    production, editor = _world()
+    timeline = otio.schema.Timeline(name="warps")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    for name, start in (("SC050_SH010", 1000), ("SC050_SH020", 5000)):
+        track.append(otio.schema.Clip(name=name, source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, 24), otio.opentime.RationalTime(24, 24))))
+    track[0].effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+    track.insert(1, otio.schema.Transition(in_offset=otio.opentime.RationalTime(5, 24),
+                                           out_offset=otio.opentime.RationalTime(5, 24)))
+    data = otio.adapters.write_to_string(timeline, "otio_json").encode()
+
+    # when it is imported
+    _import(production, editor, data, "warps.otio", handles=0)
+
+    # then the first shot uses (24 + 5 under the dissolve) × 2 source frames, the second 5 more at its head
+    first, second = _shot(production, "SC050_SH010"), _shot(production, "SC050_SH020")
+    assert (first.source_timecode_in, first.frame_count, first.time_scalar) == ("00:00:41:16", 58, 2.0)
+    assert (second.source_timecode_in, second.source_timecode_out) == ("00:03:28:03", "00:03:29:08")
+    visible = track[2].visible_range()
+    assert (second.source_timecode_in, second.frame_count) == (
+        frames_to_timecode(visible.start_time.to_frames(), 24), visible.duration.to_frames())
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("adapter, extension, options", [("AAF", "aaf", {"use_empty_mob_ids": True}),
                                                          ("fcpx_xml", "fcpxml", {})])
 def test_aaf_and_fcpxml_written_by_opentimelineio_round_trip(tmp_path, adapter, extension, options):
