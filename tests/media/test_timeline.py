@@ -744,7 +744,7 @@ def test_the_shot_page_offers_the_editors_cdl_as_a_viewing_grade(client):
     plain = client.get(f"/p/{production.code}/shots/SC030_SH020/").content.decode()
 
     # then the graded one has the toggle and a filter whose red table is the CDL's
-    assert "data-cdl-toggle" in graded and 'id="shot-cdl"' in graded
+    assert graded.count("data-cdl-toggle") == 1 and 'id="shot-cdl"' in graded
     red = viewing_filter(_shot(production, "SC030_SH010").cdl)["red"].split()
     assert red[0] == "0.01000" and float(red[128]) == pytest.approx(min((128 / 255 * 1.1 + 0.01), 1.0), abs=1e-5)
     assert f'tableValues="{" ".join(red)}"' in graded
