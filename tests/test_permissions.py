@@ -61,9 +61,9 @@ def world(db):
     production = ProductionFactory()
     shot = ShotFactory(production=production)
     version = VersionFactory(shot=shot)
-    original = default_storage.save("tests/original.mov", ContentFile(b"not really a movie"))
-    poster = default_storage.save("tests/poster.jpg", ContentFile(b"\xff\xd8 poster"))
-    proxy = default_storage.save("tests/proxy.mp4", ContentFile(b"proxy bytes"))
+    original = default_storage.save(f"productions/{production.code}/tests/original.mov", ContentFile(b"not really a movie"))
+    poster = default_storage.save(f"productions/{production.code}/tests/poster.jpg", ContentFile(b"\xff\xd8 poster"))
+    proxy = default_storage.save(f"productions/{production.code}/tests/proxy.mp4", ContentFile(b"proxy bytes"))
     asset = MediaAsset.objects.create(version=version, original=original, original_name="original.mov",
                                       poster=poster, proxy=proxy, status=AssetStatus.FAILED,
                                       status_reason="test")

@@ -87,7 +87,11 @@ class UploadSerializer(serializers.Serializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    path = serializers.CharField(max_length=500, help_text="Path on media storage; a sequence as frame.%04d.exr")
+    path = serializers.CharField(
+        max_length=500,
+        help_text="Path relative to the production's media folder (productions/<code>/ on storage), e.g. "
+                  "incoming/A001C003.mov; a sequence as incoming/SC010/frame.%04d.exr. Nothing outside that "
+                  "folder can be named.")
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 

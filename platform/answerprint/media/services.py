@@ -27,8 +27,8 @@ from answerprint.audit.services import record_event
 
 from . import ffmpeg
 from .models import AssetStatus, MediaAsset, Shot, ShotStatus, Version, VersionKind, VersionState
-from .storage import (check_relative_path, local_files, replace_file, sequence_frames, sequence_pattern,
-                      sha256_of)
+from .storage import (lies_in_production, local_files, path_in_production, production_root, replace_file,
+                      safe_filename, sequence_frames, sequence_pattern, sha256_of)
 from .timecode import parse_rate
 from .uploads import UploadRefusal
 
@@ -148,19 +148,6 @@ def version_folder(shot, version):
     return f"productions/{shot.production.code}/shots/{shot.name}/v{version.number:03d}"
 
 
-def safe_filename(name):
-    """An uploaded file's name as a storage name: no folders, only letters, digits, '-', '_', '.'."""
-    base = posixpath.basename((name or "").replace("\\", "/"))
-    stem, extension = os.path.splitext(base)
-
-    def clean(text):
-        return re.sub(r"(?u)[^-\w.]", "", text.strip().replace(" ", "_"))
-
-    stem = clean(stem).strip("._")[:150] or "original"
-    extension = clean(extension)[:12]
-    return stem + (extension if len(extension) > 1 else "")
-
-
 def _locked_shot(shot):
     return Shot.objects.select_for_update().select_related("production").get(pk=shot.pk)
 
@@ -258,13 +245,15 @@ def _describe_gaps(numbers):
     return text + more
 
 
-def _inspect_sequence(path, pattern, regex):
-    frames = sequence_frames(pattern, regex)
+def _inspect_sequence(production, given, pattern, regex):
+    # A frame that is a link out of the production counts as absent, so the answer is the same
+    # whether or not something exists where it points.
+    frames = [(number, name) for number, name in sequence_frames(pattern, regex) if lies_in_production(production, name)]
     if not frames:
-        raise ValidationError({"path": f"No frames on media storage match {path}."})
+        raise ValidationError({"path": f"No frames in this production's media match {given}."})
     numbers = [number for number, _ in frames]
     if len(set(numbers)) != len(numbers):
-        raise ValidationError({"path": f"{path} matches two files with the same frame number (padding differs)."})
+        raise ValidationError({"path": f"{given} matches two files with the same frame number (padding differs)."})
     if numbers[-1] - numbers[0] + 1 != len(numbers):
         raise ValidationError({"path": f"The sequence has gaps: frames {_describe_gaps(numbers)} are missing."})
     names = [name for _, name in frames]
@@ -275,27 +264,32 @@ def _inspect_sequence(path, pattern, regex):
     }
 
 
-def _inspect_file(path):
-    if not default_storage.exists(path):
-        raise ValidationError({"path": f"No file at {path} on media storage."})
+def _inspect_file(production, given, name):
+    if not lies_in_production(production, name) or not default_storage.exists(name):
+        raise ValidationError({"path": f"No file at {given} in this production's media."})
     try:
-        sha256 = sha256_of(path)
+        sha256 = sha256_of(name)
     except IsADirectoryError:
-        raise ValidationError({"path": f"{path} is a folder: give a file, or a sequence as frame.%04d.exr."}) from None
-    return {"original": path, "original_name": posixpath.basename(path), "is_sequence": False,
-            "sequence_start": None, "size_bytes": default_storage.size(path), "sha256": sha256}
+        raise ValidationError({"path": f"{given} is a folder: give a file, or a sequence as frame.%04d.exr."}) from None
+    return {"original": name, "original_name": posixpath.basename(name), "is_sequence": False,
+            "sequence_start": None, "size_bytes": default_storage.size(name), "sha256": sha256}
 
 
 def register_media(*, actor, shot, path, note=""):
-    """Make a file already on media storage (or an image sequence there) a new plate version.
+    """Make a file already in the production's media (or an image sequence there) a new plate version.
 
-    `path` is relative to the storage root. A sequence is given as a printf pattern
-    ("plates/x/frame.%04d.exr") or with hashes ("plates/x/frame.####.exr"); it must be complete
-    (no missing frame numbers). The file is left where it is and hashed by streaming it.
+    `path` is relative to the production's media folder (`productions/<code>/` on storage; a
+    vendor's delivery lands in its `incoming/`), and nothing outside that folder can be named:
+    another production's path, a way up or a link out are all answered as "no file there". A
+    sequence is given as a printf pattern ("incoming/x/frame.%04d.exr") or with hashes
+    ("incoming/x/frame.####.exr"); it must be complete (no missing frame numbers). The file is
+    left where it is and hashed by streaming it.
     """
-    path = check_relative_path(path)
-    sequence = sequence_pattern(path)
-    found = _inspect_sequence(path, *sequence) if sequence else _inspect_file(path)
+    production = shot.production
+    name = path_in_production(production, path)
+    given = name.removeprefix(production_root(production) + "/")
+    sequence = sequence_pattern(name)
+    found = _inspect_sequence(production, given, *sequence) if sequence else _inspect_file(production, given, name)
     with transaction.atomic():
         shot = _locked_shot(shot)
         version = _next_version(shot, actor, note)
@@ -396,15 +390,20 @@ def _sequence_rate(production):
 def _source_names(asset):
     """The stored names ffmpeg must read: the file, or every frame of the sequence."""
     name = asset.original.name
+    production = asset.version.shot.production
     if not asset.is_sequence:
         if not name or not default_storage.exists(name):
             raise ffmpeg.MediaError("missing", "The original is missing from media storage.")
-        return [name]
-    pattern, regex = sequence_pattern(name)
-    frames = sequence_frames(pattern, regex)
-    if not frames:
-        raise ffmpeg.MediaError("missing", "The original frames are missing from media storage.")
-    return [stored for _, stored in frames]
+        names = [name]
+    else:
+        pattern, regex = sequence_pattern(name)
+        names = [stored for _, stored in sequence_frames(pattern, regex)]
+        if not names:
+            raise ffmpeg.MediaError("missing", "The original frames are missing from media storage.")
+    # Checked again here, not only when registered: a file may have been replaced by a link since.
+    if not all(lies_in_production(production, stored) for stored in names):
+        raise ffmpeg.MediaError("outside", "The original is not in this production's media.")
+    return names
 
 
 def _derive_all(asset, report):

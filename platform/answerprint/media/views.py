@@ -188,8 +188,9 @@ def media_file(request, asset_id, part):
             return HttpResponse("An image sequence has no single file to download; fetch it from media storage.",
                                 status=409, content_type="text/plain")
         services.record_original_download(actor=request.user, asset=asset)
-        return media_response(request, asset.original.name, download_name=asset.original_name)
+        return media_response(request, asset.original.name, production=asset.version.shot.production,
+                              download_name=asset.original_name)
     field = getattr(asset, part)
     if not field:
         raise Http404(f"The {part} is not ready.")
-    return media_response(request, field.name)
+    return media_response(request, field.name, production=asset.version.shot.production)
