@@ -236,6 +236,23 @@ def test_a_second_reel_named_by_event_numbers_makes_its_own_shots():
 
 
 @pytest.mark.django_db
+def test_premiere_edls_whose_reels_are_all_ax_are_told_apart_by_clip_name():
+    # given a Premiere EDL (every reel AX: an unknown source) named from event numbers
+    production, editor = _world()
+    reel = b"TITLE: CUT\n001  AX V C 01:00:00:00 01:00:01:00 01:00:00:00 01:00:01:00\n* FROM CLIP NAME: %s\n"
+    _import(production, editor, reel % b"A001C001.mov", "a.edl", name_rule="event")
+
+    # when another with the same title but another clip is imported
+    refused = _import(production, editor, reel % b"B002C007.mov", "b.edl", name_rule="event")
+
+    # then the first shot is not taken over: the clip names differ
+    assert _entries(refused)["001"]["outcome"] == "skipped"
+    assert "already comes from clip A001C001.mov; this event comes from clip B002C007.mov" in _entries(
+        refused)["001"]["message"]
+    assert _shot(production, "CUT_001").clip_name == "A001C001.mov"
+
+
+@pytest.mark.django_db
 def test_a_name_held_by_a_shot_from_another_reel_is_refused_and_never_overwritten():
     # given shots from reel TAPE_A, named from event numbers under the title VFX
     production, editor = _world()
@@ -343,8 +360,8 @@ def test_an_edl_makes_shots_named_from_locators_comments_and_clips():
     # and black and the same name from another camera file were skipped, each with its reason
     assert entries["003"]["message"] == "Event 003 (line 10) is black (a generator), not picture from a camera."
     assert entries["005"]["message"].startswith(
-        "Event 005 (line 13): a shot named SC012_SH030 already comes from reel A001C003; this event comes "
-        "from reel A003C002")
+        "Event 005 (line 13): a shot named SC012_SH030 already comes from reel A001C003 / clip "
+        "A001C003_220101.mov; this event comes from reel A003C002 / clip A003C002.mov")
     # and the locator outside its clip is kept in the editorial notes
     first = _shot(production, "SC012_SH030")
     assert first.editorial_notes == "Locator at 00:00:01:00 (red), outside the clip: SC012_SH030"
@@ -697,7 +714,7 @@ def test_the_import_form_shows_every_skipped_event_with_its_reason(client):
     assert response.redirect_chain[-1][0] == f"/p/{production.code}/timelines/{timeline.pk}/"
     assert "reel1.edl imported: 3 shots created, 0 updated, 0 unchanged, 2 events skipped." in page
     assert "Event 003 (line 10) is black (a generator), not picture from a camera." in page
-    assert "a shot named SC012_SH030 already comes from reel A001C003" in page
+    assert "a shot named SC012_SH030 already comes from reel A001C003 / clip A001C003_220101.mov" in page
 
 
 @pytest.mark.django_db

@@ -69,24 +69,29 @@ class _Shot:
         return max(use.source_out for use in self.uses)
 
 
-def _source_identity(event_or_shot):
-    """What tells two sources apart: the file name where known, else the reel."""
-    source = (getattr(event_or_shot, "source_name", None) if isinstance(event_or_shot, Shot)
-              else event_or_shot.source_file) or ""
-    return (source.lower(), (event_or_shot.reel or "").lower())
+# A reel named AX is an editor's "auxiliary / unknown source" (Premiere writes it for every clip).
+_UNKNOWN_REELS = {"ax", ""}
 
 
-def _same_source(a, b):
-    (file_a, reel_a), (file_b, reel_b) = a, b
-    if file_a and file_b:
-        return file_a == file_b
-    return reel_a == reel_b
+def _source_identity(item: "TimelineEvent | Shot") -> dict:
+    """What tells two sources apart, most specific first: the file name, the reel, the clip name."""
+    source_file = item.source_name if isinstance(item, Shot) else item.source_file
+    reel = item.reel or ""
+    return {"file": source_file or "", "reel": "" if reel.lower() in _UNKNOWN_REELS else reel,
+            "clip": item.clip_name or ""}
 
 
-def _describe_source(identity):
-    source_file, reel = identity
-    parts = [f"reel {reel.upper()}" if reel else "", f"file {source_file}" if source_file else ""]
-    return " / ".join(p for p in parts if p) or "no named source"
+def _same_source(a: dict, b: dict) -> bool:
+    """Compared on the most specific thing both sides know; a side that knows nothing is no other source."""
+    for key in ("file", "reel", "clip"):
+        if a[key] and b[key]:
+            return a[key].lower() == b[key].lower()
+    return True
+
+
+def _describe_source(identity: dict) -> str:
+    parts = [f"{key} {identity[key]}" for key in ("reel", "file", "clip") if identity[key]]
+    return " / ".join(parts[:2]) or "no named source"
 
 
 def _name_for(event, rule, timeline_prefix, prefer_clip):
@@ -220,7 +225,8 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
         elif _same_source(_source_identity(group.first), _source_identity(event)):
             group.uses.append(event)
         else:  # the same name from another source in this file: a collision too
-            groups.setdefault(("other", name.lower(), _source_identity(event)), _Shot(name=name)).uses.append(event)
+            other = ("other", name.lower(), *_source_identity(event).values())
+            groups.setdefault(other, _Shot(name=name)).uses.append(event)
 
     existing = {shot.name.lower(): shot for shot in Shot.objects.select_for_update().filter(production=production)}
     taken = set(existing) | {g.name.lower() for key, g in groups.items() if isinstance(key, str)}
@@ -232,8 +238,7 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
         held_by = None
         if not isinstance(key, str):
             held_by = _describe_source(_source_identity(groups[group.name.lower()].first))
-        elif shot is not None and (shot.source_name or shot.reel) and not _same_source(
-                _source_identity(shot), _source_identity(group.first)):
+        elif shot is not None and not _same_source(_source_identity(shot), _source_identity(group.first)):
             held_by = _describe_source(_source_identity(shot))
         if held_by is not None:
             ours = _describe_source(_source_identity(group.first))
