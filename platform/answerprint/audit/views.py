@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from answerprint.accounts.permissions import require
@@ -22,16 +22,6 @@ def _scope(request, code):
     production, membership = production_and_membership(request.user, code)
     require(membership, "view_audit")
     return production, membership
-
-
-def consent_registry_url(production):
-    """The fixes app's consent registry page, when it is there."""
-    for name in ("consent-registry", "consent-list"):
-        try:
-            return reverse(name, kwargs={"code": production.code})
-        except NoReverseMatch:
-            continue
-    return ""
 
 
 def export_response(*, actor, production, form, fmt, reason=""):
@@ -67,7 +57,7 @@ def audit_page(request, code):
         "production": production, "membership": membership, "form": form, "events": page,
         "older": f"?{query.urlencode()}&before={page[-1].sequence}" if more and page else "",
         "filter_query": query.urlencode(), "checkpoint": checkpoint, "checkpoint_timestamp": timestamp_of(checkpoint),
-        "formats": list(FORMATS), "consent_url": consent_registry_url(production),
+        "formats": list(FORMATS), "consent_url": reverse("fix-consents", kwargs={"code": production.code}),
         "actions": sorted(ACTIONS),
     })
 
