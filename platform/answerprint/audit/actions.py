@@ -28,6 +28,7 @@ ACTIONS = {
     "membership.revoked": _A("accounts", "Someone's access to a production was revoked"),
     # audit
     "audit.exported": _A("audit", "The audit log was exported", read=True),
+    "audit.disclosure_exported": _A("audit", "The AI-disclosure report was taken", read=True),
     "audit.checkpoint_created": _A("audit", "A signed checkpoint was made on request"),
     "audit.verified": _A("audit", "The audit log's chain and checkpoints were verified", read=True),
     # media

@@ -229,7 +229,7 @@ def jsonl_chunks(request, up_to, actor_name, batch_bytes=64 * 1024):
     yield b"".join(buffer)
 
 
-def _cell(value):
+def csv_cell(value):
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -241,13 +241,13 @@ def _csv_event_row(record, gaps):
     row = ["event"]
     for name in CHAINED_FIELDS:
         value = record[name]
-        row.append(_cell(_json(value) if name in ("before", "after") and value is not None else value))
-    row += [record["hash"], _cell(signature_text(record["after"])), _cell(_json({"merkle_gaps": gaps}) if gaps else "")]
+        row.append(csv_cell(_json(value) if name in ("before", "after") and value is not None else value))
+    row += [record["hash"], csv_cell(signature_text(record["after"])), csv_cell(_json({"merkle_gaps": gaps}) if gaps else "")]
     return row
 
 
 def _csv_other_row(kind, data):
-    return [kind] + [""] * (len(CSV_COLUMNS) - 2) + [_cell(_json(data))]
+    return [kind] + [""] * (len(CSV_COLUMNS) - 2) + [csv_cell(_json(data))]
 
 
 def csv_chunks(request, up_to, actor_name, batch_bytes=64 * 1024):

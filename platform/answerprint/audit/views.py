@@ -1,16 +1,18 @@
 """Compliance pages: the event list with filters, chain status, verification and exports."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from answerprint.accounts.permissions import require
 from answerprint.accounts.selectors import production_and_membership
+from answerprint.media.models import Version, VersionKind
 
-from . import services
+from . import disclosure, services
 from .actions import ACTIONS, describe
+from .disclosure import DisclosureScope, start_disclosure
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
 from .forms import ExportFilterForm
 from .selectors import filtered_events, latest_checkpoint, timestamp_of
@@ -24,13 +26,33 @@ def _scope(request, code):
     return production, membership
 
 
-def export_response(*, actor, production, form, fmt, reason=""):
-    content_type, _ = FORMATS[fmt]
-    chunks = start_export(actor=actor, fmt=fmt, request=form.export_request(), production=production, reason=reason)
+def streamed_download(chunks, *, content_type, filename):
     response = StreamingHttpResponse(aiter_chunks(chunks), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt, production)}"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+def export_response(*, actor, production, form, fmt, reason=""):
+    chunks = start_export(actor=actor, fmt=fmt, request=form.export_request(), production=production, reason=reason)
+    return streamed_download(chunks, content_type=FORMATS[fmt][0], filename=export_filename(fmt, production))
+
+
+def disclosure_scope(production, delivery_id):
+    """The production, or one of its delivery versions; a bad or foreign id is a 404."""
+    if not delivery_id:
+        return DisclosureScope(production)
+    if not str(delivery_id).isdigit():
+        raise Http404("No such delivery.")
+    delivery = get_object_or_404(Version, pk=int(delivery_id), shot__production=production, kind=VersionKind.DELIVERY)
+    return DisclosureScope(production, delivery)
+
+
+def disclosure_response(*, actor, production, fmt, delivery_id="", reason=""):
+    scope = disclosure_scope(production, delivery_id)
+    chunks = start_disclosure(actor=actor, fmt=fmt, scope=scope, reason=reason)
+    return streamed_download(chunks, content_type=disclosure.FORMATS[fmt][0],
+                             filename=disclosure.disclosure_filename(fmt, scope))
 
 
 @login_required
@@ -57,7 +79,7 @@ def audit_page(request, code):
         "production": production, "membership": membership, "form": form, "events": page,
         "older": f"?{query.urlencode()}&before={page[-1].sequence}" if more and page else "",
         "filter_query": query.urlencode(), "checkpoint": checkpoint, "checkpoint_timestamp": timestamp_of(checkpoint),
-        "formats": list(FORMATS), "consent_url": reverse("fix-consents", kwargs={"code": production.code}),
+        "formats": list(FORMATS), "disclosure_formats": list(disclosure.FORMATS), "consent_url": reverse("fix-consents", kwargs={"code": production.code}),
         "actions": sorted(ACTIONS),
     })
 
@@ -73,6 +95,16 @@ def audit_export(request, code, fmt):
         return HttpResponseBadRequest(" ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
     return export_response(actor=request.user, production=production, form=form, fmt=fmt,
                            reason=request.GET.get("reason", "")[:500])
+
+
+@login_required
+@require_GET
+def disclosure_export(request, code, fmt):
+    production, _ = _scope(request, code)
+    if fmt not in disclosure.FORMATS:
+        return HttpResponseBadRequest(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+    return disclosure_response(actor=request.user, production=production, fmt=fmt,
+                               delivery_id=request.GET.get("delivery", ""), reason=request.GET.get("reason", "")[:500])
 
 
 @login_required
