@@ -216,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
     },
+    # Compliance's export schedules (daily, weekly, monthly): each due one is made and stored.
+    "audit-scheduled-exports": {
+        "task": "answerprint.audit.tasks.run_scheduled_exports",
+        "schedule": 300.0,
+    },
 }
 
 REST_FRAMEWORK = {
