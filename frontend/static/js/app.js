@@ -1,6 +1,7 @@
 // Page behaviour that needs no framework: live ingest progress, and the player element.
 import "./player.js";
 import "./review.js";
+import { bindCdlToggles } from "./cdl.js";
 import "./fixcompare.js";
 
 function pollGrid() {
@@ -21,3 +22,4 @@ function reloadWhenReady() {
 
 pollGrid();
 reloadWhenReady();
+bindCdlToggles();

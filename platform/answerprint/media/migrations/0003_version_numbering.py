@@ -33,7 +33,7 @@ def number_existing_versions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("media", "0001_initial"),
+        ("media", "0002_timeline_editorial_and_import_report"),
         ("fixes", "0002_client_op"),
     ]
 
