@@ -343,3 +343,22 @@ def test_a_presenter_takes_playlist_followers_from_item_to_item(reviewers, world
     supervisor.screenshot("playlist-follow")
     prod.locator("[data-act=present]").click()  # hand the room back
     assert producer.errors == [] and supervisor.errors == []
+
+
+def test_an_audit_filter_that_does_not_validate_shows_no_events_and_names_work(reviewers, world):
+    # given the producer on the audit trail
+    producer = reviewers("producer")
+    page = producer.page
+
+    # when they filter by someone who is not there
+    page.goto(f"/p/{world['production']}/audit/?actor=Nobody+Here")
+
+    # then the error is shown and no event is listed
+    assert "Nobody named" in page.locator("main").inner_text()
+    assert page.locator("[id^=event-]").count() == 0 and page.locator("[data-filter-refused]").is_visible()
+
+    # and the name the list shows filters by that person
+    page.goto(f"/p/{world['production']}/audit/?actor=Lena+Brandt")
+    assert page.locator("[id^=event-]").count() >= 1
+    names = page.locator("[id^=event-] td:nth-child(3)").all_inner_texts()
+    assert all(name.startswith("Lena Brandt") for name in names)
