@@ -38,7 +38,7 @@ def settle_fix(page, timeout=10000):
 def open_fix(reviewer, fix_id):
     page = reviewer.page
     page.goto(f"/p/{reviewer.world['production']}/fixes/{fix_id}/")
-    settle_fix(page, timeout=15000)
+    settle_fix(page, timeout=30000)  # two videos to load on a busy machine
     return page
 
 
@@ -230,6 +230,11 @@ def test_a_wrong_password_keeps_the_dialog_open_with_the_note(reviewers, world):
     page.locator("[data-open-dialog^=sign-]").click()
     dialog = page.locator("dialog.sign[open]")
     assert "1012–1030" in dialog.inner_text() and "allows delivery" in dialog.inner_text()
+    # and choosing a meaning shows its own attestation, the choices keep their names
+    dialog.locator("select[name=meaning]").select_option("responsibility")
+    assert "I take responsibility" in dialog.locator("[data-attestation-shown]").inner_text()
+    assert dialog.locator("select[name=meaning] option[value=approval]").inner_text().startswith("Approval")
+    dialog.locator("select[name=meaning]").select_option("approval")
     producer.screenshot("signature-dialog")
     dialog.locator("input[name=reason]").fill("Clean plate matches at 1020")
     dialog.locator("input[name=password]").fill("not-my-password")
