@@ -367,3 +367,24 @@ def test_an_audit_filter_that_does_not_validate_shows_no_events_and_names_work(r
     assert page.locator("[id^=event-]").count() >= 1
     names = page.locator("[id^=event-] td:nth-child(3)").all_inner_texts()
     assert all(name.startswith("Lena Brandt") for name in names)
+
+
+def test_a_failed_upload_never_opens_by_default_and_its_uploader_deletes_it(reviewers, world):
+    # given a shot whose newest version is an upload that failed ingest
+    editor = reviewers("editor")
+    page = editor.open_shot()
+
+    # then the shot opens on its latest ready version, with the failed one still listed
+    assert page.locator(".versions li.current").get_attribute("data-version") == str(world["proposal_version_number"])
+    failed = page.locator(f".versions li[data-version='{world['failed_version_number']}']").first
+    assert "Failed" in failed.text_content()
+
+    # when its uploader deletes it from its own page
+    page.goto(editor.shot_url(v=world["failed_version_number"]))
+    page.locator("button", has_text="Delete this upload").click()
+    page.wait_for_load_state()
+
+    # then it is gone from the stack, and the page says its original is kept
+    assert "its original is kept with the audit trail" in page.locator(".messages").inner_text()
+    assert page.locator(f".versions li[data-version='{world['failed_version_number']}']").count() == 0
+    assert editor.errors == []

@@ -118,7 +118,16 @@ def build(folder):
     proposal.version.asset.refresh_from_db()
     assert proposal.version.asset.status == "ready", proposal.version.asset.status_reason
 
-    return {"partial_fix": partial_fix.pk, "partial_version_number": partial.version.number,
+    # An upload from editorial that is not a movie: it fails ingest and keeps its number until
+    # its uploader deletes it.
+    broken = Path(folder) / "SC010_SH030_conform.mov"
+    broken.write_bytes(b"this is not a QuickTime movie" * 64)
+    with broken.open("rb") as handle:
+        failed = media.ingest_upload(actor=people["editor"], shot=shot, uploaded_file=File(handle, name=broken.name),
+                                     note="Conform from the online")
+    failed.refresh_from_db()
+    assert failed.state == "failed", failed.state
+    return {"failed_version_number": failed.number, "partial_fix": partial_fix.pk, "partial_version_number": partial.version.number,
             "partial_version": partial.version.pk,
             "partial_proposal": partial.pk, "mask_annotation": str(mask.obj.pk), "timecode": spec.timecode,
             "production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
