@@ -23,10 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colour import _equalised, register
+from .colour import ALIGNED_ERROR_SCALE, STATISTICS_ERROR_SCALE, _equalised, held_out_blocks, register, statistics_distance
 from .errors import EmptyClipError
 from .flow import _dis, fb_error, pixel_grid
 from .params import Params
+from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, delta_e_pairs
 from .sparse import SparseMap
 
 METHOD = "gain-field+tone-curve"
@@ -144,25 +145,32 @@ def temporal_pairs(frames: torch.Tensor, samples: int, rng: np.random.Generator)
 
 def reference_pairs(frames: torch.Tensor, reference: torch.Tensor, params: ExposureParams,
                     rng: np.random.Generator):
-    """Pixels of the shot matched to the reference frame: (points of the shot, reference colours)."""
+    """Pixels of the shot matched to the reference frame, as (points of the shot, reference
+    colours): one set to fit on and one from blocks kept out of the fit to check it. None when
+    no frame registers plausibly."""
     h, w = frames.shape[1:3]
-    ids, positions, targets = [], [], []
+    held_map = held_out_blocks(h, w)
+    found = {False: ([], [], []), True: ([], [], [])}
     for t in range(0, len(frames), max(1, params.reference_every)):
         got = register(frames[t], reference)
         if got is None:
             continue
-        warped, valid = got
-        where = torch.nonzero(valid.reshape(-1))[:, 0].numpy()
-        if len(where) < 50:
-            continue
-        pick = torch.from_numpy(rng.choice(where, min(params.samples, len(where)), replace=False))
-        ids.append(torch.full((len(pick),), t))
-        positions.append(pixel_grid(h, w).reshape(-1, 2)[pick])
-        targets.append(warped.reshape(-1, 3)[pick])
-    if not ids:
+        for held, (ids, positions, targets) in found.items():
+            where = torch.nonzero((got.valid & (held_map if held else ~held_map)).reshape(-1))[:, 0].numpy()
+            if len(where) < 50:
+                continue
+            pick = torch.from_numpy(rng.choice(where, min(params.samples, len(where)), replace=False))
+            ids.append(torch.full((len(pick),), t))
+            positions.append(pixel_grid(h, w).reshape(-1, 2)[pick])
+            targets.append(got.warped.reshape(-1, 3)[pick])
+    if not found[False][0] or not found[True][0]:
         return None
-    values = _sample_frames(frames, [int(i[0]) for i in ids], positions)
-    return _Samples(torch.cat(ids), torch.cat(positions), values), torch.cat(targets)
+    out = []
+    for held in (False, True):
+        ids, positions, targets = found[held]
+        values = _sample_frames(frames, [int(i[0]) for i in ids], positions)
+        out.append((_Samples(torch.cat(ids), torch.cat(positions), values), torch.cat(targets)))
+    return out
 
 
 def _identity_knots(k: int) -> torch.Tensor:
@@ -170,8 +178,8 @@ def _identity_knots(k: int) -> torch.Tensor:
 
 
 class ExposureModel:
-    def __init__(self, gains: torch.Tensor, knots: torch.Tensor, info: dict):
-        self.gains, self.knots, self.info = gains, knots, info
+    def __init__(self, gains: torch.Tensor, knots: torch.Tensor, info: dict, estimate: Estimate | None = None):
+        self.gains, self.knots, self.info, self.estimate = gains, knots, info, estimate
 
     def gain_field(self, index: int, size) -> torch.Tensor:
         return F.interpolate(self.gains[index][None], size=size, mode="bilinear", align_corners=True)[0]
@@ -212,14 +220,16 @@ def fit(clip, params: ExposureParams, *, reference=None, device=None, rng=None, 
     k = max(2, params.knots)
     knots_raw = _identity_knots(k).clone().requires_grad_(target == "reference")
     pairs = temporal_pairs(frames, params.samples, rng) if t_count > 1 else None
-    ref_pairs = None
+    ref_pairs = held_pairs = None
     if target == "reference":
         ref = reference.frames if hasattr(reference, "frames") else torch.as_tensor(reference)
         ref = ref[len(ref) // 2] if ref.ndim == 4 else ref
         if ref.shape[:2] != (h, w):
             ref = F.interpolate(ref.permute(2, 0, 1)[None], size=(h, w), mode="area")[0].permute(1, 2, 0)
-        ref_pairs = reference_pairs(frames, ref, params, rng)
-        if ref_pairs is None:  # nothing registers: match the reference's colour distribution per channel
+        registered = reference_pairs(frames, ref, params, rng)
+        if registered is not None:
+            ref_pairs, held_pairs = registered
+        else:  # nothing registers: match the reference's colour distribution per channel
             ref_pairs = _statistics_pairs(frames, ref, params, rng)
     report(0.2, "fitting")
     variables = [gains] + ([knots_raw] if knots_raw.requires_grad else [])
@@ -257,7 +267,36 @@ def fit(clip, params: ExposureParams, *, reference=None, device=None, rng=None, 
     info = {"target": target, "grid": [gh, gw],
             "reference_pixels": int(len(ref_pairs[1])) if ref_pairs is not None else 0,
             "temporal_pixels": int(len(pairs[0].frame)) if pairs is not None else 0}
-    return ExposureModel(gains.detach(), knots, info)
+    estimate = None
+    if target == "reference":
+        info["fitted_on"] = "registered pixels" if held_pairs is not None else "colour statistics"
+        estimate = _estimate(gains.detach(), knots, held_pairs, frames, ref, (h, w), (gh, gw), k)
+    return ExposureModel(gains.detach(), knots, info, estimate)
+
+
+def _estimate(gains, knots, held_pairs, frames, ref, size, grid, k) -> Estimate:
+    """The error against the reference on registered pixels kept out of the fit; without any,
+    the distance left between the middle frame's colours and the reference's."""
+    if held_pairs is not None:
+        samples, target = held_pairs
+        out = _FixedLookup(samples.frame, samples.pos, samples.value, size, grid, k, len(frames)).output(gains, knots)
+        return Estimate(Metric("estimated colour error (ΔE2000)", ALIGNED_ERROR_SCALE * delta_e_pairs(out, target),
+                               ALIGNED_ERROR_SCALE * delta_e_pairs(samples.value, target), True,
+                               "difference from the reference on pixels the two share, kept out of the fit and "
+                               "calibrated on real footage; lower is closer"),
+                        checked=True, review_above=COLOUR_REVIEW_DELTA_E)
+    middle = len(frames) // 2
+    model = ExposureModel(gains, knots, {})
+    out = model.apply(middle, frames[middle])[0]
+    pick = slice(None, None, 7)
+    return Estimate(Metric("estimated colour error (ΔE2000)",
+                           STATISTICS_ERROR_SCALE * statistics_distance(out.reshape(-1, 3)[pick], ref.reshape(-1, 3)[pick]),
+                           statistics_distance(frames[middle].reshape(-1, 3)[pick], ref.reshape(-1, 3)[pick]), True,
+                           "the difference left between the result's colours and the reference's, calibrated on real "
+                           "footage; lower is closer"),
+                    checked=False, review_above=COLOUR_REVIEW_DELTA_E,
+                    notes=["no frame of the shot could be aligned with the reference plausibly, so the levels were "
+                           "matched by colour statistics"])
 
 
 def _statistics_pairs(frames, ref, params, rng):
