@@ -152,9 +152,11 @@ MIN_AREA_SCALE, MAX_AREA_SCALE = 0.5, 2.0
 # Calibration of the self-estimates against the true error on the real-footage protocol
 # (inference.evaluate prints predicted against true for every case, and their rank correlation):
 # the held-out residual also holds registration noise (sub-pixel slips on texture, people who
-# moved), so it overstates the error; the distance left between colour distributions
-# understates it, since matching distributions is what the statistics fit does.
-ALIGNED_ERROR_SCALE = 0.45
+# moved), so it overstates the error (about twice, on the protocol's cases); the scale keeps it
+# on the safe side, since a grade no single table can express leaves much less of a margin. The
+# distance left between colour distributions understates the error, since matching
+# distributions is what the statistics fit does.
+ALIGNED_ERROR_SCALE = 0.75
 STATISTICS_ERROR_SCALE = 2.5
 
 

@@ -28,7 +28,10 @@ RECOMMENDED, REVIEW, NOT_RECOMMENDED = "recommended", "review", "not_recommended
 VERDICTS = (RECOMMENDED, REVIEW, NOT_RECOMMENDED)
 
 # A result this much less steady than its source (warp error ratio) shimmers where it did not.
+# Only for kinds that change pixels locally: a colour or exposure change alters contrast, and
+# with it the warp error, without making anything less steady (flicker is their measure).
 UNSTEADY_RATIO = 1.15
+LOCAL_KINDS = {"removal", "background"}
 # Colour error (CIEDE2000) left after a match above which a colourist should look closely:
 # about the difference two neighbouring shots may show before a viewer notices a cut.
 COLOUR_REVIEW_DELTA_E = 3.0
@@ -119,7 +122,7 @@ def default_estimate(kind: str, metrics: dict) -> Estimate:
                            "only the result's steadiness against the source's was measured"])
 
 
-def verdict(estimate: Estimate, metrics: dict) -> tuple[str, str]:
+def verdict(kind: str, estimate: Estimate, metrics: dict) -> tuple[str, str]:
     """(verdict, summary in plain words with the numbers)."""
     error = estimate.error
     reasons_worse, reasons_review = [], []
@@ -132,10 +135,15 @@ def verdict(estimate: Estimate, metrics: dict) -> tuple[str, str]:
         reasons_review.append(f"{error.name} is {_number(error.value)}, above {_number(estimate.review_above)}")
     if not estimate.checked:
         reasons_review.append("the result could not be checked against pixels with a known answer")
-    temporal = _temporal(metrics)
-    if temporal is not None and temporal.source_value and temporal.value > UNSTEADY_RATIO * temporal.source_value:
+    temporal, flicker = _temporal(metrics), _flicker(metrics)
+    if kind in LOCAL_KINDS and temporal is not None and temporal.source_value \
+            and temporal.value > UNSTEADY_RATIO * temporal.source_value:
         reasons_review.append(f"it is less steady than the source (warp error {_number(temporal.value)} "
                               f"against {_number(temporal.source_value)})")
+    if kind not in LOCAL_KINDS and flicker is not None and flicker.source_value is not None \
+            and flicker.value > UNSTEADY_RATIO * flicker.source_value + 0.05 and estimate.error.name != flicker.name:
+        reasons_review.append(f"it flickers more than the source (flicker {_number(flicker.value)} "
+                              f"against {_number(flicker.source_value)})")
     notes = "; ".join(estimate.notes)
     if reasons_worse:
         summary = "Not recommended: the result is probably worse than the source (" + "; ".join(reasons_worse) + ")."
@@ -154,7 +162,7 @@ def assess(kind: str, estimate: Estimate | None, metrics: dict, source: torch.Te
     """The card's `qc` block for a result. `metrics`: inference.metrics.self_metrics of the output
     against its source; source/output frames give the brightness curve for exposure and deflicker."""
     estimate = estimate or default_estimate(kind, metrics)
-    chosen, summary = verdict(estimate, metrics)
+    chosen, summary = verdict(kind, estimate, metrics)
     listed = [estimate.error, *estimate.extra]
     temporal = _temporal(metrics)
     if temporal is not None and all(m.name != temporal.name for m in listed):
