@@ -243,7 +243,8 @@ def evaluate_cross_shot_case(case: synthetic.Case, seed: int = 0, overrides: dic
     result = CaseResult(case.name, case_kind(case), tuple(frames.shape[1:3]), len(frames))
     flows = metrics.clip_flows(case.clean)
     clean_warp = metrics.warp_error(case.clean, flows)
-    fitted = fit(case_kind(case), case.clip, _fix_params(case, overrides), reference=case.reference, seed=seed)
+    fitted = fit(case_kind(case), case.clip, _fix_params(case, overrides), reference=case.reference, mask=case.mask,
+                 seed=seed)
     start = time.perf_counter()
     ours = torch.stack([fitted.model.apply(t, frames[t])[0] for t in range(len(frames))])
     fps = len(frames) / max(time.perf_counter() - start, 1e-9)

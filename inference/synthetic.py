@@ -465,7 +465,8 @@ def cross_shot_colour_cases(clean: torch.Tensor, name: str, length: int = 3, off
 
 def cross_shot_exposure_cases(clean: torch.Tensor, name: str, length: int = 4, offset: int = 25) -> list[Case]:
     """Exposure and white balance off (under, then over), and a light that brightens one side of
-    the frame (a local relight); the reference is an untouched frame `offset` frames away."""
+    the frame (a local relight: once fitted over the whole frame, once with the region a
+    supervisor would draw around it); the reference is an untouched frame `offset` frames away."""
     frames = clean.numpy()
     count, h, w = frames.shape[:3]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -473,6 +474,7 @@ def cross_shot_exposure_cases(clean: torch.Tensor, name: str, length: int = 4, o
     damages = (("under and warm", 5, np.float32(0.75) * np.array([1.06, 0.98, 0.8], np.float32), 1.08),
                ("over and cool", count // 2, np.float32(1.25) * np.array([0.92, 1.0, 1.1], np.float32), 0.95),
                ("local light", 10, lamp[..., None] * np.array([1.08, 1.0, 0.9], np.float32), 1.0))
+    region = torch.from_numpy(lamp > 1.1)
     cases = []
     for label, start, gain, power in damages:
         start = min(start, count - length)
@@ -484,4 +486,8 @@ def cross_shot_exposure_cases(clean: torch.Tensor, name: str, length: int = 4, o
         cases.append(Case(f"exposure {name} {label} f{start}->f{other}", "exposure", _clip(damaged.astype(np.float32)),
                           torch.from_numpy(reachable), torch.from_numpy(np.ascontiguousarray(truth)),
                           reference=_clip(frames[other:other + 1]), params={"target": "reference"}))
+    last = cases[-1]
+    cases.append(Case(last.name.replace("local light", "local light in a drawn region"), "exposure", last.clip,
+                      last.truth, last.clean, reference=last.reference, mask=region,
+                      params={"target": "reference", "field": "per_shot"}))
     return cases

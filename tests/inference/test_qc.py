@@ -95,3 +95,25 @@ def test_removal_without_its_own_estimate_gets_a_review_verdict_from_its_steadin
     check = result.card["qc"]
     assert check["verdict"] == "review" and check["metrics"][0]["name"] == "warp error"
     assert check["metrics"][0]["source_value"] == pytest.approx(result.metrics["source_warp_error"], rel=1e-3)
+
+
+def test_a_relight_in_a_drawn_region_changes_only_that_region_and_checks_itself(exposure_case):
+    # given an exposure error and a region drawn over the left half of the frame
+    region = torch.zeros(exposure_case.clip.frames.shape[1:3], dtype=torch.bool)
+    width = region.shape[1]
+    region[:, : width // 2] = True
+
+    # when it is relit against the reference, one gain field for the shot
+    result = propose("relight", exposure_case.clip, {**FAST["exposure"], "field": "per_shot", "feather": 0.05},
+                     reference=exposure_case.reference, mask=region)
+
+    # then the region moved towards the truth, the far side did not move at all
+    left, far_right = slice(0, width // 3), slice(width - width // 4, width)
+    before = metrics.delta_e(exposure_case.clip.frames[:, :, left], exposure_case.truth[:, :, left])
+    after = metrics.delta_e(result.frames[:, :, left], exposure_case.truth[:, :, left])
+    assert after < before / 2, (after, before)
+    assert torch.equal(result.frames[:, :, far_right], exposure_case.clip.frames[:, :, far_right].clamp(0, 1))
+    # and it carries its verdict, the numbers behind it and the brightness curve
+    check = result.card["qc"]
+    assert check["verdict"] in {"recommended", "review"} and check["metrics"][0]["source_value"] is not None
+    assert len(check["curve"]["after"]) == exposure_case.clip.T
