@@ -28,11 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colour import ALIGNED_ERROR_SCALE, STATISTICS_ERROR_SCALE, _equalised, held_out_blocks, register, statistics_distance
+from .colour import STATISTICS_ERROR_SCALE, block_ids, _equalised, held_out_blocks, register, statistics_distance
 from .errors import EmptyClipError
 from .flow import _dis, fb_error, pixel_grid
 from .params import Params
-from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, delta_e_pairs
+from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, blockwise_delta_e
 from .sparse import SparseMap
 
 METHOD = "gain-field+tone-curve"
@@ -327,10 +327,12 @@ def _estimate(gains, knots, held_pairs, frames, ref, size, grid, k, region) -> E
         samples, target = held_pairs
         lookup = _FixedLookup(samples.frame, samples.pos, samples.value, size, grid, k, len(frames), region)
         out = lookup.output(gains, knots)
-        return Estimate(Metric("estimated colour error (ΔE2000)", ALIGNED_ERROR_SCALE * delta_e_pairs(out, target),
-                               ALIGNED_ERROR_SCALE * delta_e_pairs(samples.value, target), True,
-                               "difference from the reference on pixels the two share, kept out of the fit and "
-                               "calibrated on real footage; lower is closer"),
+        ids = block_ids(*size)
+        blocks = ids[samples.pos[:, 1].long(), samples.pos[:, 0].long()] + samples.frame * (int(ids.max()) + 1)
+        return Estimate(Metric("estimated colour error (ΔE2000)", blockwise_delta_e(out, target, blocks),
+                               blockwise_delta_e(samples.value, target, blocks), True,
+                               "difference from the reference where both show the same thing, on blocks kept out of "
+                               "the fit (median per block, so misregistered pixels do not count); lower is closer"),
                         checked=True, review_above=COLOUR_REVIEW_DELTA_E)
     middle = len(frames) // 2
     model = ExposureModel(gains, knots, {}, region=region)

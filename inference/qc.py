@@ -72,16 +72,36 @@ def _number(value: float | None) -> str:
     return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def delta_e_pairs(a: torch.Tensor, b: torch.Tensor, limit: int = 20_000) -> float:
-    """Mean CIEDE2000 between two colour lists [N, 3] (sRGB 0..1), on at most `limit` of them."""
+def _differences(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     from skimage.color import deltaE_ciede2000, rgb2lab
 
+    x = a.clamp(0, 1).reshape(1, -1, 3).numpy()
+    y = b.clamp(0, 1).reshape(1, -1, 3).numpy()
+    return deltaE_ciede2000(rgb2lab(x), rgb2lab(y))[0]
+
+
+def delta_e_pairs(a: torch.Tensor, b: torch.Tensor, limit: int = 20_000) -> float:
+    """Mean CIEDE2000 between two colour lists [N, 3] (sRGB 0..1), on at most `limit` of them."""
     if len(a) == 0:
         return float("nan")
     step = max(1, len(a) // limit)
-    x = a[::step].clamp(0, 1).reshape(1, -1, 3).numpy()
-    y = b[::step].clamp(0, 1).reshape(1, -1, 3).numpy()
-    return float(deltaE_ciede2000(rgb2lab(x), rgb2lab(y)).mean())
+    return float(_differences(a[::step], b[::step]).mean())
+
+
+def blockwise_delta_e(a: torch.Tensor, b: torch.Tensor, blocks: torch.Tensor, min_pixels: int = 5) -> float:
+    """CIEDE2000 between colour pairs [N, 3] that tolerates misregistered pixels but not a wrong
+    region: the median within each block (blocks [N]: which patch of which frame a pair is in),
+    then the mean over blocks. Registration noise (a slip on texture, a person who moved) hits
+    scattered pixels, which a block's median ignores; a mapping wrong for a part of the picture
+    moves whole blocks, which the mean counts."""
+    if len(a) == 0:
+        return float("nan")
+    differences = _differences(a, b)
+    ids, inverse, counts = np.unique(blocks.numpy(), return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    groups = np.split(differences[order], np.cumsum(counts)[:-1])
+    medians = [np.median(g) for g in groups if len(g) >= min_pixels]
+    return float(np.mean(medians)) if medians else float(differences.mean())
 
 
 def brightness_curve(frames: torch.Tensor) -> list[float]:
@@ -199,5 +219,6 @@ def spearman(predicted, true) -> float:
     return float(spearmanr(a[keep], b[keep]).statistic)
 
 
-__all__ = ["Metric", "Estimate", "assess", "verdict", "default_estimate", "delta_e_pairs", "brightness_curve",
+__all__ = ["Metric", "Estimate", "assess", "verdict", "default_estimate", "delta_e_pairs", "blockwise_delta_e",
+           "brightness_curve",
            "spearman", "VERDICTS", "RECOMMENDED", "REVIEW", "NOT_RECOMMENDED"]
