@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .errors import EmptyClipError, ParameterError
 from .flow import _dis, fb_error, pixel_grid, warp
 from .params import Params
-from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, blockwise_delta_e, delta_e_pairs
+from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, systematic_delta_e, delta_e_pairs
 from .sparse import SparseMap
 
 METHOD = "lut3d-gradient-descent"
@@ -151,13 +151,13 @@ MIN_AREA_SCALE, MAX_AREA_SCALE = 0.5, 2.0
 
 # The model's own error estimate, calibrated against the true error on the real-footage protocol
 # (inference.evaluate --cross-shot prints predicted against true for every case, and their rank
-# correlation). On aligned pixels: the difference from the reference block by block (median in a
-# block, mean over blocks: qc.blockwise_delta_e), since the plain mean carries a floor of about
-# 2 dE from registration noise. Without alignment: the distance left between colour
+# correlation). On aligned pixels: the part of the difference from the reference that is
+# systematic within each block (qc.systematic_delta_e), since the plain mean carries a floor of
+# about 2 dE from registration noise. Without alignment: the distance left between colour
 # distributions, scaled, since matching distributions is exactly what the statistics fit does
 # and so understates what is left.
 STATISTICS_ERROR_SCALE = 3.5
-BLOCK = 16  # pixels: the held-out blocks, and the patches the estimate takes medians in
+BLOCK = 16  # pixels: the held-out blocks, and the patches the estimate separates noise in
 
 
 def _equalised(frame: torch.Tensor) -> np.ndarray:
@@ -535,7 +535,7 @@ def statistics_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 def _statistics_estimate(source: torch.Tensor, target: torch.Tensor, lut: torch.Tensor, notes: list[str]) -> Estimate:
     """Without aligned pixels the error is estimated from the distance left between the
     result's colour distribution and the reference's, scaled by the calibration."""
-    estimate = Metric("estimated colour error (ΔE2000)",
+    estimate = Metric("estimated colour error (ΔE)",
                       STATISTICS_ERROR_SCALE * statistics_distance(apply_lut(lut, source), target),
                       # untouched, the distance is about the error itself: it is not scaled
                       statistics_distance(source, target), True,
@@ -578,16 +578,16 @@ def fit(clip, params: ColourParams, *, reference=None, device=None, rng=None, pr
                    "source": check.source}
         errors = {name: delta_e_pairs(out, check.target) for name, out in outputs.items()}
         info["held_out_delta_e"] = {k: round(v, 3) for k, v in errors.items()}
-        typical = {name: blockwise_delta_e(out, check.target, check.blocks) for name, out in outputs.items()}
+        typical = {name: systematic_delta_e(out, check.target, check.blocks) for name, out in outputs.items()}
         if params.mode == "correspondence" or errors["fit"] < errors["statistics"]:
             info.update({"fitted_on": "corresponding pixels", "pairs": len(train.source),
                          "held_out_pairs": len(check.source), "overlap": round(pairs.overlap, 4)})
             estimate = Estimate(
-                Metric("estimated colour error (ΔE2000)", typical["fit"], typical["source"], True,
-                       "difference from the reference where both shots show the same thing, on blocks kept out of "
-                       "the fit (median per block, so misregistered pixels do not count); lower is closer"),
+                Metric("estimated colour error (ΔE)", typical["fit"], typical["source"], True,
+                       "CIELAB difference from the reference where both shots show the same thing, on blocks kept "
+                       "out of the fit, registration noise taken out; lower is closer"),
                 checked=True, review_above=COLOUR_REVIEW_DELTA_E,
-                extra=[Metric("matching colour statistics alone (ΔE2000)", typical["statistics"], None, True,
+                extra=[Metric("matching colour statistics alone (ΔE)", typical["statistics"], None, True,
                               "what the fallback would leave on the same pixels")])
             report(1.0, "done")
             return ColourModel(refined, info, estimate)

@@ -32,7 +32,7 @@ from .colour import STATISTICS_ERROR_SCALE, block_ids, _equalised, held_out_bloc
 from .errors import EmptyClipError
 from .flow import _dis, fb_error, pixel_grid
 from .params import Params
-from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, blockwise_delta_e
+from .qc import COLOUR_REVIEW_DELTA_E, Estimate, Metric, systematic_delta_e
 from .sparse import SparseMap
 
 METHOD = "gain-field+tone-curve"
@@ -329,16 +329,16 @@ def _estimate(gains, knots, held_pairs, frames, ref, size, grid, k, region) -> E
         out = lookup.output(gains, knots)
         ids = block_ids(*size)
         blocks = ids[samples.pos[:, 1].long(), samples.pos[:, 0].long()] + samples.frame * (int(ids.max()) + 1)
-        return Estimate(Metric("estimated colour error (ΔE2000)", blockwise_delta_e(out, target, blocks),
-                               blockwise_delta_e(samples.value, target, blocks), True,
-                               "difference from the reference where both show the same thing, on blocks kept out of "
-                               "the fit (median per block, so misregistered pixels do not count); lower is closer"),
+        return Estimate(Metric("estimated colour error (ΔE)", systematic_delta_e(out, target, blocks),
+                               systematic_delta_e(samples.value, target, blocks), True,
+                               "CIELAB difference from the reference where both show the same thing, on blocks kept "
+                               "out of the fit, registration noise taken out; lower is closer"),
                         checked=True, review_above=COLOUR_REVIEW_DELTA_E)
     middle = len(frames) // 2
     model = ExposureModel(gains, knots, {}, region=region)
     out = model.apply(middle, frames[middle])[0]
     pick = slice(None, None, 7)
-    return Estimate(Metric("estimated colour error (ΔE2000)",
+    return Estimate(Metric("estimated colour error (ΔE)",
                            STATISTICS_ERROR_SCALE * statistics_distance(out.reshape(-1, 3)[pick], ref.reshape(-1, 3)[pick]),
                            statistics_distance(frames[middle].reshape(-1, 3)[pick], ref.reshape(-1, 3)[pick]), True,
                            "the difference left between the result's colours and the reference's, calibrated on real "

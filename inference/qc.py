@@ -88,20 +88,35 @@ def delta_e_pairs(a: torch.Tensor, b: torch.Tensor, limit: int = 20_000) -> floa
     return float(_differences(a[::step], b[::step]).mean())
 
 
-def blockwise_delta_e(a: torch.Tensor, b: torch.Tensor, blocks: torch.Tensor, min_pixels: int = 5) -> float:
-    """CIEDE2000 between colour pairs [N, 3] that tolerates misregistered pixels but not a wrong
-    region: the median within each block (blocks [N]: which patch of which frame a pair is in),
-    then the mean over blocks. Registration noise (a slip on texture, a person who moved) hits
-    scattered pixels, which a block's median ignores; a mapping wrong for a part of the picture
-    moves whole blocks, which the mean counts."""
+def systematic_delta_e(a: torch.Tensor, b: torch.Tensor, blocks: torch.Tensor, min_pixels: int = 24) -> float:
+    """The part of the CIELAB difference between colour pairs [N, 3] that is systematic within each
+    block (blocks [N]: which patch of which frame a pair is in), the rest being noise: in each
+    block the differences are fitted by an affine function of the colour (a mapping wrong there
+    is such a function; a slip on texture or a person who moved is not), what the fit leaves is
+    the noise (its variance corrected for the fit's 12 parameters), and the systematic part is
+    what remains of the mean squared difference once that is taken out. Mean over blocks."""
+    from skimage.color import rgb2lab
+
     if len(a) == 0:
         return float("nan")
-    differences = _differences(a, b)
+    lab_a = rgb2lab(a.clamp(0, 1).reshape(1, -1, 3).numpy().astype(np.float64))[0]
+    lab_b = rgb2lab(b.clamp(0, 1).reshape(1, -1, 3).numpy().astype(np.float64))[0]
+    difference = lab_a - lab_b
     ids, inverse, counts = np.unique(blocks.numpy(), return_inverse=True, return_counts=True)
     order = np.argsort(inverse, kind="stable")
-    groups = np.split(differences[order], np.cumsum(counts)[:-1])
-    medians = [np.median(g) for g in groups if len(g) >= min_pixels]
-    return float(np.mean(medians)) if medians else float(differences.mean())
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    parameters = 4 * 3
+    values = []
+    for start, count in zip(starts, counts):
+        if count < min_pixels:
+            continue
+        rows = order[start:start + count]
+        design = np.concatenate([lab_a[rows], np.ones((count, 1))], 1)
+        coefficients, *_ = np.linalg.lstsq(design, difference[rows], rcond=None)
+        noise = ((difference[rows] - design @ coefficients) ** 2).sum() / max(count - parameters, 1)
+        total = (difference[rows] ** 2).sum(1).mean()
+        values.append(np.sqrt(max(total - noise, 0.0)))
+    return float(np.mean(values)) if values else float(np.sqrt((difference ** 2).sum(1).mean()))
 
 
 def brightness_curve(frames: torch.Tensor) -> list[float]:
@@ -219,6 +234,6 @@ def spearman(predicted, true) -> float:
     return float(spearmanr(a[keep], b[keep]).statistic)
 
 
-__all__ = ["Metric", "Estimate", "assess", "verdict", "default_estimate", "delta_e_pairs", "blockwise_delta_e",
+__all__ = ["Metric", "Estimate", "assess", "verdict", "default_estimate", "delta_e_pairs", "systematic_delta_e",
            "brightness_curve",
            "spearman", "VERDICTS", "RECOMMENDED", "REVIEW", "NOT_RECOMMENDED"]
