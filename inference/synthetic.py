@@ -470,11 +470,12 @@ def cross_shot_exposure_cases(clean: torch.Tensor, name: str, length: int = 4, o
     frames = clean.numpy()
     count, h, w = frames.shape[:3]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    lamp = 1.0 + 0.6 * np.exp(-(((xs / w - 0.8) ** 2) + ((ys / h - 0.35) ** 2)) / 0.04)
+    glow = 0.6 * np.exp(-(((xs / w - 0.8) ** 2) + ((ys / h - 0.35) ** 2)) / 0.04)
+    lamp = 1.0 + glow[..., None] * np.array([1.08, 1.0, 0.9], np.float32)  # a warm practical
     damages = (("under and warm", 5, np.float32(0.75) * np.array([1.06, 0.98, 0.8], np.float32), 1.08),
                ("over and cool", count // 2, np.float32(1.25) * np.array([0.92, 1.0, 1.1], np.float32), 0.95),
-               ("local light", 10, lamp[..., None] * np.array([1.08, 1.0, 0.9], np.float32), 1.0))
-    region = torch.from_numpy(lamp > 1.02)  # drawn generously around the light, as a supervisor would
+               ("local light", 10, lamp, 1.0))
+    region = torch.from_numpy(glow > 0.02)  # drawn generously around the light, as a supervisor would
     cases = []
     for label, start, gain, power in damages:
         start = min(start, count - length)
