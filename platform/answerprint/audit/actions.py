@@ -48,7 +48,8 @@ ACTIONS = {
     "media.ingest_failed": _A("media", "Ingest failed; the original is kept with the reason"),
     "media.ingest_retried": _A("media", "Ingest was retried"),
     "media.original_downloaded": _A("media", "An original was downloaded", read=True),
-    "timeline.imported": _A("media", "A timeline was imported"),
+    "timeline.imported": _A("media", "A timeline was imported (the report of every event is kept with it)"),
+    "shot.locator_added": _A("media", "An editor's locator from a timeline was put on a shot"),
     "user.created": _A("media", "A user account was created (the demo seed)"),
     # review
     "annotation.created": _A("review", "A drawing was added to a frame"),
