@@ -20,13 +20,14 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from answerprint.audit.services import record_event
 
-from .models import NameCollision, Shot, ShotLocator, ShotNameRule, TimelineImport
+from .models import NameCollision, Shot, ShotLocator, ShotNameRule, TimelineImport, Version
 from .services import create_shot, post_locator_comments, update_shot
 from .timecode import frames_to_timecode, parse_rate
 from .timeline import MAX_TIMELINE_BYTES, TimelineEvent, parse_timeline, sanitised_name, shot_like
@@ -37,7 +38,7 @@ MAX_HANDLES = 240
 CUT_IN_FRAME = 1001
 
 
-def timeline_rate(production, fps):
+def timeline_rate(production, fps) -> Fraction:
     """The rate an EDL is read at: `fps` as given ("24", "23.976", "24000/1001"), else the production's."""
     if fps is None or fps == "":
         return parse_rate((production.fps_num, production.fps_den))
@@ -61,11 +62,11 @@ class _Shot:
         return self.uses[0]
 
     @property
-    def source_in(self):
+    def source_in(self) -> int:
         return min(use.source_in for use in self.uses)
 
     @property
-    def source_out(self):
+    def source_out(self) -> int:
         return max(use.source_out for use in self.uses)
 
 
@@ -94,7 +95,7 @@ def _describe_source(identity: dict) -> str:
     return " / ".join(parts[:2]) or "no named source"
 
 
-def _name_for(event, rule, timeline_prefix, prefer_clip):
+def _name_for(event: TimelineEvent, rule: str, timeline_prefix: str, prefer_clip: bool) -> str:
     """The shot name the rule gives the event, or "" with no usable name."""
     if rule == ShotNameRule.CLIP:
         return sanitised_name(event.clip_name)
@@ -113,7 +114,7 @@ def _name_for(event, rule, timeline_prefix, prefer_clip):
     return sanitised_name(event.clip_name) or sanitised_name(f"{timeline_prefix}_{event.event}")
 
 
-def _free_name(name, taken):
+def _free_name(name: str, taken: set[str]) -> str:
     for number in range(2, 1000):
         candidate = f"{name[:76]}_{number}"
         if candidate.lower() not in taken:
@@ -121,12 +122,12 @@ def _free_name(name, taken):
     raise ValidationError({"file": f"No free name is left for {name}."})  # pragma: no cover
 
 
-def _range_words(event, source_in, source_out):
+def _range_words(event: TimelineEvent, source_in: int, source_out: int) -> str:
     return (f"source {event.source_timecode(source_in)}–{event.source_timecode(source_out)} "
             f"({source_out - source_in} frames)")
 
 
-def _event_words(event):
+def _event_words(event: TimelineEvent) -> str:
     """What the event does to its source, in words: speed effect, frames under transitions."""
     words = []
     if event.time_scalar is not None:
@@ -138,7 +139,7 @@ def _event_words(event):
     return "; ".join(words)
 
 
-def _editorial(group, handles, timeline):
+def _editorial(group: _Shot, handles: int, timeline: TimelineImport) -> dict:
     first = group.first
     notes = []
     for use in group.uses:
@@ -165,7 +166,7 @@ def _editorial(group, handles, timeline):
     }
 
 
-def _check_options(handles, name_rule, on_collision):
+def _check_options(handles, name_rule: str, on_collision: str) -> int:
     try:
         handles = int(handles)
     except (TypeError, ValueError):
@@ -181,7 +182,7 @@ def _check_options(handles, name_rule, on_collision):
 
 @transaction.atomic
 def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAULT_HANDLES,
-                    name_rule=ShotNameRule.AUTO, on_collision=NameCollision.REFUSE):
+                    name_rule=ShotNameRule.AUTO, on_collision=NameCollision.REFUSE) -> TimelineImport:
     """Create or update the production's shots from a timeline file; returns the TimelineImport.
 
     All or nothing: a file that cannot be read raises ValidationError and changes nothing. A
@@ -206,7 +207,7 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
     entries = {id(event): {"event": event.event, "line": event.line, "clip": event.clip_name, "reel": event.reel,
                            "source_file": event.source_file} for event in parsed.events}
 
-    def skip(event, message):
+    def skip(event: TimelineEvent, message: str) -> None:
         entries[id(event)].update(outcome="skipped", shot="", message=message)
 
     groups = {}
@@ -232,6 +233,7 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
     taken = set(existing) | {g.name.lower() for key, g in groups.items() if isinstance(key, str)}
     reason = f"Timeline import of {file_name or 'a timeline'}"
     counts = {"created": 0, "updated": 0, "unchanged": 0}
+    locators = _Locators(production)
     repeats = []
     for key, group in groups.items():
         shot = existing.get(group.name.lower()) if isinstance(key, str) else None
@@ -254,7 +256,7 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
         shot, outcome = _write_shot(actor, production, shot, group, handles, timeline, reason)
         counts[outcome] += 1
         group.outcome = outcome
-        _write_locators(actor, shot, group, timeline)
+        locators.write(actor, shot, group, timeline)
         for use in group.uses:
             message = f"{use.label} → {shot.name} {outcome}: {_range_words(use, use.source_in, use.source_out)}"
             details = _event_words(use)
@@ -295,7 +297,8 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
     return timeline
 
 
-def _write_shot(actor, production, shot, group, handles, timeline, reason):
+def _write_shot(actor, production, shot: Shot | None, group: _Shot, handles: int, timeline: TimelineImport,
+                reason: str) -> tuple[Shot, str]:
     """Create the shot or bring it up to date; returns it with 'created', 'updated' or 'unchanged'."""
     editorial = _editorial(group, handles, timeline)
     frames = group.source_out - group.source_in + 2 * handles
@@ -312,19 +315,32 @@ def _write_shot(actor, production, shot, group, handles, timeline, reason):
     return update_shot(actor=actor, shot=shot, reason=reason, **changed), "updated"
 
 
-def _write_locators(actor, shot, group, timeline):
-    """Each placed locator once on the shot (re-imports add nothing), and as a comment on its plate."""
-    for use in group.uses:
-        for locator in use.locators:
-            if locator.source_frame is None:
-                continue
-            frame = shot.cut_in_frame + locator.source_frame - group.source_in
-            if shot.locators.filter(frame=frame, text=locator.text).exists():
-                continue
-            row = ShotLocator.objects.create(shot=shot, timeline=timeline, frame=frame, color=locator.color,
-                                             text=locator.text, timecode=frames_to_timecode(
-                                                 locator.source_frame, use.rate, use.drop_frame))
-            record_event("shot.locator_added", actor=actor, production=shot.production, target=shot, after={
-                "frame": frame, "timecode": row.timecode, "color": row.color, "text": row.text,
-                "timeline": timeline.pk})
-    post_locator_comments(actor=actor, shot=shot)
+class _Locators:
+    """The production's locators, read once: which exist, and which shots still owe a comment."""
+
+    def __init__(self, production):
+        rows = ShotLocator.objects.filter(shot__production=production).values_list("shot_id", "frame", "text",
+                                                                                   "comment_id")
+        self.placed = {(shot_id, frame, text) for shot_id, frame, text, _ in rows}
+        self.uncommented = {shot_id for shot_id, _, _, comment_id in rows if comment_id is None}
+        self.with_versions = set(Version.objects.filter(shot__production=production).values_list("shot_id", flat=True))
+
+    def write(self, actor, shot: Shot, group: _Shot, timeline: TimelineImport) -> None:
+        """Each placed locator once on the shot (re-imports add nothing), and as a comment on its plate."""
+        for use in group.uses:
+            for locator in use.locators:
+                if locator.source_frame is None:
+                    continue
+                frame = shot.cut_in_frame + locator.source_frame - group.source_in
+                if (shot.pk, frame, locator.text) in self.placed:
+                    continue
+                row = ShotLocator.objects.create(shot=shot, timeline=timeline, frame=frame, color=locator.color,
+                                                 text=locator.text, timecode=frames_to_timecode(
+                                                     locator.source_frame, use.rate, use.drop_frame))
+                self.placed.add((shot.pk, frame, locator.text))
+                self.uncommented.add(shot.pk)
+                record_event("shot.locator_added", actor=actor, production=shot.production, target=shot, after={
+                    "frame": frame, "timecode": row.timecode, "color": row.color, "text": row.text,
+                    "timeline": timeline.pk})
+        if shot.pk in self.uncommented and shot.pk in self.with_versions:
+            post_locator_comments(actor=actor, shot=shot)
