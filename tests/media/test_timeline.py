@@ -327,6 +327,24 @@ def test_a_locator_lands_on_its_frame_and_reaches_the_plate_as_a_comment_once():
 
 
 @pytest.mark.django_db
+def test_a_locator_written_at_the_record_timecode_lands_on_the_same_frame_of_the_shot():
+    # given an Avid screening EDL whose locator is at record 01:00:01:14, 86 frames into event 004
+    production, editor = _world()
+    data = (b"TITLE: Example_Screening.01\nFCM: NON-DROP FRAME\n"
+            b"004  ZZ100_50 V     C        01:00:10:01 01:00:14:20 00:59:58:00 01:00:02:19\n"
+            b"* FROM CLIP NAME:  ZZ100_504C (LAY1)\n* LOC: 01:00:01:14 RED     ANIM FIX NEEDED\n"
+            b"* SOURCE FILE: ZZ100_504C.LAY1.02\n")
+
+    # when it is imported with 8 handles
+    _import(production, editor, data, "screening.edl", name_rule="clip")
+
+    # then the locator is on the shot's frame 1001 + 86, at source 01:00:10:01 + 86 frames
+    locator = ShotLocator.objects.get(shot__name="ZZ100_504C_LAY1")
+    assert (locator.frame, locator.timecode, locator.text) == (1087, "01:00:13:15", "ANIM FIX NEEDED")
+    assert _shot(production, "ZZ100_504C_LAY1").source_name == "ZZ100_504C.LAY1.02"
+
+
+@pytest.mark.django_db
 def test_a_plate_uploaded_after_the_import_gets_the_locators_as_comments_by_the_importer():
     # given a shot imported with a locator and no plate yet
     production, editor = _world()
