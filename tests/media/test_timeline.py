@@ -275,6 +275,10 @@ def test_a_name_held_by_a_shot_from_another_reel_is_refused_and_never_overwritte
     assert _entries(renamed)["001"]["shot"] == "VFX_001_2" and _shot(production, "VFX_001_2").reel == "TAPE_B"
     assert _shot(production, "VFX_001").reel == "TAPE_A"
 
+    # and renaming again finds the shot it renamed before instead of making a third
+    again = _import(production, editor, reel % b"TAPE_B", "b.edl", name_rule="event", on_collision="rename")
+    assert (again.created, again.unchanged, _entries(again)["001"]["shot"]) == (0, 1, "VFX_001_2")
+
 
 @pytest.mark.django_db
 def test_reels_files_clip_names_cdl_and_comments_are_kept():

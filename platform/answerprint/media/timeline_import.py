@@ -54,7 +54,6 @@ class _Shot:
 
     name: str
     uses: list = field(default_factory=list)
-    outcome: str = ""
     renamed_from: str = ""
 
     @property
@@ -114,12 +113,18 @@ def _name_for(event: TimelineEvent, rule: str, timeline_prefix: str, prefer_clip
     return sanitised_name(event.clip_name) or sanitised_name(f"{timeline_prefix}_{event.event}")
 
 
-def _free_name(name: str, taken: set[str]) -> str:
+def _renamed(group: "_Shot", existing: dict, taken: set[str]) -> tuple[str, "Shot | None"]:
+    """NAME_2, NAME_3, ...: the first that this source already holds (an earlier import renamed
+    it so), else the first free one."""
+    ours = _source_identity(group.first)
     for number in range(2, 1000):
-        candidate = f"{name[:76]}_{number}"
+        candidate = f"{group.name[:76]}_{number}"
+        shot = existing.get(candidate.lower())
+        if shot is not None and _same_source(_source_identity(shot), ours):
+            return candidate, shot
         if candidate.lower() not in taken:
-            return candidate
-    raise ValidationError({"file": f"No free name is left for {name}."})  # pragma: no cover
+            return candidate, None
+    raise ValidationError({"file": f"No free name is left for {group.name}."})  # pragma: no cover
 
 
 def _range_words(event: TimelineEvent, source_in: int, source_out: int) -> str:
@@ -210,25 +215,7 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
     def skip(event: TimelineEvent, message: str) -> None:
         entries[id(event)].update(outcome="skipped", shot="", message=message)
 
-    groups = {}
-    for event in parsed.events:
-        if event.skip:
-            skip(event, event.skip)
-            continue
-        name = _name_for(event, name_rule, prefix, prefer_clip=parsed.format != "edl")
-        if not name:
-            skip(event, f"{event.label} ({event.clip_name or event.reel or 'no clip name'}) gives no usable shot "
-                        f"name by the rule “{ShotNameRule(name_rule).label}”.")
-            continue
-        group = groups.get(name.lower())
-        if group is None:
-            groups[name.lower()] = _Shot(name=name, uses=[event])
-        elif _same_source(_source_identity(group.first), _source_identity(event)):
-            group.uses.append(event)
-        else:  # the same name from another source in this file: a collision too
-            other = ("other", name.lower(), *_source_identity(event).values())
-            groups.setdefault(other, _Shot(name=name)).uses.append(event)
-
+    groups = _group_by_shot(parsed, name_rule, prefix, skip)
     existing = {shot.name.lower(): shot for shot in Shot.objects.select_for_update().filter(production=production)}
     taken = set(existing) | {g.name.lower() for key, g in groups.items() if isinstance(key, str)}
     reason = f"Timeline import of {file_name or 'a timeline'}"
@@ -250,29 +237,14 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
                               f"comes from {ours}, so it was not imported (choose “rename” to import it as a new "
                               f"shot).")
                 continue
-            group.renamed_from, group.name = group.name, _free_name(group.name, taken)
-            taken.add(group.name.lower())
-            shot = None
+            renamed, shot = _renamed(group, existing, taken)
+            group.renamed_from, group.name = group.name, renamed
+            taken.add(renamed.lower())
         shot, outcome = _write_shot(actor, production, shot, group, handles, timeline, reason)
         counts[outcome] += 1
-        group.outcome = outcome
         locators.write(actor, shot, group, timeline)
         for use in group.uses:
-            message = f"{use.label} → {shot.name} {outcome}: {_range_words(use, use.source_in, use.source_out)}"
-            details = _event_words(use)
-            message += f"; {details}" if details else ""
-            if group.renamed_from:
-                message += (f". {group.renamed_from} already comes from another source, so this is "
-                            f"{shot.name}")
-            if len(group.uses) > 1:
-                message += f". One of {len(group.uses)} uses of this clip, merged into one shot"
-            entries[id(use)].update(outcome=outcome, shot=shot.name, message=message + ".",
-                                    source_in=use.source_timecode(use.source_in),
-                                    source_out=use.source_timecode(use.source_out),
-                                    record_in=use.record_timecode(use.record_in),
-                                    record_out=use.record_timecode(use.record_out),
-                                    time_scalar=None if use.time_scalar is None else str(use.time_scalar),
-                                    transition_frames=[use.transition_head, use.transition_tail])
+            entries[id(use)].update(_use_entry(use, shot, group, outcome))
         if len(group.uses) > 1:
             first = group.first
             repeats.append({
@@ -295,6 +267,46 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
         "skips": [e["message"] for e in events if e["outcome"] == "skipped"],
     })
     return timeline
+
+
+def _group_by_shot(parsed, name_rule: str, prefix: str, skip) -> dict:
+    """The clips by the shot they make: uses of one clip from one source together (keyed by
+    name); the same name from another source in the file under a key of its own (a collision)."""
+    groups = {}
+    for event in parsed.events:
+        if event.skip:
+            skip(event, event.skip)
+            continue
+        name = _name_for(event, name_rule, prefix, prefer_clip=parsed.format != "edl")
+        if not name:
+            skip(event, f"{event.label} ({event.clip_name or event.reel or 'no clip name'}) gives no usable shot "
+                        f"name by the rule “{ShotNameRule(name_rule).label}”.")
+            continue
+        group = groups.get(name.lower())
+        if group is None:
+            groups[name.lower()] = _Shot(name=name, uses=[event])
+        elif _same_source(_source_identity(group.first), _source_identity(event)):
+            group.uses.append(event)
+        else:
+            other = ("other", name.lower(), *_source_identity(event).values())
+            groups.setdefault(other, _Shot(name=name)).uses.append(event)
+    return groups
+
+
+def _use_entry(use: TimelineEvent, shot: Shot, group: _Shot, outcome: str) -> dict:
+    """The report's entry for one event that made (or updated) a shot."""
+    message = f"{use.label} → {shot.name} {outcome}: {_range_words(use, use.source_in, use.source_out)}"
+    details = _event_words(use)
+    message += f"; {details}" if details else ""
+    if group.renamed_from:
+        message += f". {group.renamed_from} already comes from another source, so this is {shot.name}"
+    if len(group.uses) > 1:
+        message += f". One of {len(group.uses)} uses of this clip, merged into one shot"
+    return {"outcome": outcome, "shot": shot.name, "message": message + ".",
+            "source_in": use.source_timecode(use.source_in), "source_out": use.source_timecode(use.source_out),
+            "record_in": use.record_timecode(use.record_in), "record_out": use.record_timecode(use.record_out),
+            "time_scalar": None if use.time_scalar is None else str(use.time_scalar),
+            "transition_frames": [use.transition_head, use.transition_tail]}
 
 
 def _write_shot(actor, production, shot: Shot | None, group: _Shot, handles: int, timeline: TimelineImport,
