@@ -519,6 +519,10 @@ def _otio_timeline(rate=24000 / 1001):
     track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
         otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(12, rate))))
     track.append(clip("SC030_SH020", 90000, 24, "file:///plates/A011C001.mov"))
+    track[-1].markers.append(otio.schema.Marker(name="ANIM FIX NEEDED", color=otio.schema.MarkerColor.GREEN,
+                                                marked_range=otio.opentime.TimeRange(
+                                                    otio.opentime.RationalTime(90006, rate),
+                                                    otio.opentime.RationalTime(1, rate))))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(clip("SC030_SH010_sound", 200, 60, "file:///sound/A010C002.wav"))
     timeline.tracks.append(audio)
@@ -546,6 +550,8 @@ def test_an_otio_timeline_makes_shots_from_its_video_clips_at_its_own_rate():
                                                                                          "01:02:30:00")
     assert not Shot.objects.filter(name__contains="sound").exists()
     assert [entry["event"] for entry in timeline.report["events"]] == ["V1/1", "V1/2"]
+    assert list(ShotLocator.objects.filter(shot=second).values_list("frame", "color", "text")) == [
+        (1007, "green", "ANIM FIX NEEDED")]
 
 
 @pytest.mark.django_db
@@ -594,6 +600,9 @@ def test_aaf_and_fcpxml_written_by_opentimelineio_round_trip(tmp_path, adapter, 
     assert (first.source_name, first.source_timecode_in, first.source_timecode_out, first.frame_count) == (
         "A010C002_230401_R1AB.mov", "01:00:10:00", "01:00:11:12", 36)
     assert (second.source_name, second.source_timecode_in, second.frame_count) == ("A011C001.mov", "01:02:30:00", 24)
+    # and FCPXML keeps the marker as a locator on frame 1001 + 6 (OTIO's AAF writer writes none)
+    locators = list(ShotLocator.objects.filter(shot=second).values_list("frame", "text"))
+    assert locators == ([(1007, "ANIM FIX NEEDED")] if adapter == "fcpx_xml" else [])
 
 
 def test_the_parser_keeps_rates_rational():

@@ -368,11 +368,8 @@ def source_frames_used(start: int, visible_start: int, visible_duration: int,
 
 
 def _reel_of(item) -> str:
-    metadata = item.metadata
-    reel = metadata.get("cmx_3600", {}).get("reel") or ""
-    if not reel and isinstance(metadata.get("AAF"), Mapping):
-        reel = metadata["AAF"].get("SourceMobName") or metadata["AAF"].get("TapeName") or ""
-    return str(reel)
+    """The reel an EDL gave the clip; OTIO files may carry it the same way. AAF and FCPXML name none."""
+    return str(item.metadata.get("cmx_3600", {}).get("reel") or "")
 
 
 def _source_file_of(item, notes: list[str]) -> str:
