@@ -28,6 +28,14 @@ ACTIONS = {
     "membership.revoked": _A("accounts", "Someone's access to a production was revoked"),
     # audit
     "audit.exported": _A("audit", "The audit log was exported", read=True),
+    "audit.disclosure_exported": _A("audit", "The AI-disclosure report was taken", read=True),
+    "audit.export_stored": _A("audit", "A scheduled export was made and stored write-once"),
+    "audit.stored_export_downloaded": _A("audit", "A stored export was downloaded", read=True),
+    "audit.stored_export_altered": _A("audit", "A stored export's bytes no longer matched its hash: not served",
+                                      read=True),
+    "export_schedule.created": _A("audit", "An export schedule was set"),
+    "export_schedule.stopped": _A("audit", "An export schedule was stopped"),
+    "export_schedule.failed": _A("audit", "A scheduled export failed; it is tried again at the next beat"),
     "audit.checkpoint_created": _A("audit", "A signed checkpoint was made on request"),
     "audit.verified": _A("audit", "The audit log's chain and checkpoints were verified", read=True),
     # media
