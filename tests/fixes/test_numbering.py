@@ -111,4 +111,5 @@ def test_the_shot_page_numbers_a_partial_proposal_from_its_own_first_frame(clien
 
     # then its player counts from 1012 at 19:41:27:19, and compare knows where the source starts
     assert 'first-frame="1012" start-timecode="19:41:27:19"' in page
+    assert "<dt>Start TC</dt><dd>19:41:27:19</dd>" in page
     assert '"first_frame": 1001' in page
