@@ -151,10 +151,25 @@ FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+# channels-redis blocks up to 5 s in BZPOPMIN (RedisChannelLayer.brpop_timeout) on a quiet channel;
+# a socket timeout at or under that turns every quiet second into a TimeoutError (redis-py 8
+# defaults to 5 s). Set every timeout here so no redis-py default decides it; review.checks
+# verifies the margin.
+CHANNEL_LAYER_SOCKET_TIMEOUT = float(os.environ.get("CHANNEL_LAYER_SOCKET_TIMEOUT", "15"))
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": [{
+                "address": REDIS_URL,
+                "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                "socket_connect_timeout": 2.0,
+                "socket_keepalive": True,
+                "health_check_interval": 30,
+            }],
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
     if REDIS_URL
     # Without Redis only one process exists (management commands, some tests).
@@ -207,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
+    },
+    # Presence of connections whose web process died: gone once they stop heartbeating.
+    "review-expire-presence": {
+        "task": "answerprint.review.tasks.expire_presence",
+        "schedule": 30.0,
     },
 }
 
