@@ -54,9 +54,11 @@ INSTALLED_APPS = [
     "answerprint.media",
     "answerprint.review",
     "answerprint.fixes",
+    "answerprint.outbox",
 ]
 
 MIDDLEWARE = [
+    "answerprint.health.HealthMiddleware",  # /healthz and /readyz, before the HTTPS redirect and host check
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,7 +214,22 @@ AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 AUDIT_TSA_URL = os.environ.get("AUDIT_TSA_URL", "")
 AUDIT_TSA_CERTIFICATES = env_list("AUDIT_TSA_CERTIFICATES")
 AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
+# The outbox (answerprint/outbox): work recorded with the change that needs it is published
+# again when no worker started it within OUTBOX_QUEUED_SECONDS of being due, or when the worker
+# running it stopped heartbeating for OUTBOX_HEARTBEAT_SECONDS. The sweep runs this often.
+OUTBOX_QUEUED_SECONDS = int(os.environ.get("OUTBOX_QUEUED_SECONDS", "120"))
+OUTBOX_HEARTBEAT_SECONDS = int(os.environ.get("OUTBOX_HEARTBEAT_SECONDS", "60"))
+OUTBOX_HEARTBEAT_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_HEARTBEAT_INTERVAL_SECONDS", "15"))
+OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "30"))
+# /readyz answers 503 past these (see answerprint/health.py).
+READYZ_MAX_QUEUE_DEPTH = int(os.environ.get("READYZ_MAX_QUEUE_DEPTH", "1000"))
+READYZ_MAX_STALE_TASKS = int(os.environ.get("READYZ_MAX_STALE_TASKS", "0"))
+READYZ_MAX_UNSEALED_SECONDS = int(os.environ.get("READYZ_MAX_UNSEALED_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
+    "outbox-resend-stale": {
+        "task": "answerprint.outbox.tasks.resend_stale",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+    },
     "audit-checkpoint": {
         "task": "answerprint.audit.tasks.make_checkpoint",
         "schedule": AUDIT_CHECKPOINT_MINUTES * 60.0,
