@@ -17,6 +17,7 @@ import posixpath
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -476,6 +477,11 @@ def start_job(job_id, *, worker="", device=""):
             log.info("Fix job %s is %s; nothing to run", job_id, job.state)
             return None
         now = timezone.now()
+        if job.state == JobState.RUNNING and job.heartbeat_at \
+                and job.heartbeat_at > now - timedelta(seconds=settings.OUTBOX_HEARTBEAT_SECONDS):
+            log.info("Fix job %s is running on %s, which reported %s ago; dropping a duplicate delivery",
+                     job_id, job.worker or "a worker", now - job.heartbeat_at)
+            return None
         before = {"state": job.state, "deliveries": job.deliveries, "worker": job.worker}
         taking_over = job.state == JobState.RUNNING
         job.deliveries += 1

@@ -6,6 +6,7 @@ being due, or a started one whose heartbeat is older than OUTBOX_HEARTBEAT_SECON
 published again by the sweep, which beat runs every OUTBOX_SWEEP_SECONDS (30). Tasks must
 therefore be idempotent: the same id may arrive twice (a sweep and a broker redelivery).
 """
+import importlib
 import json
 import logging
 import uuid
@@ -60,12 +61,21 @@ def publish(task_name: str, args: list) -> bool:
     return _publish(task)
 
 
+def _celery_task(name: str):
+    """The registered task; its module is imported first, since a web process has not
+    necessarily imported every tasks module (Celery discovers them only in workers)."""
+    from answerprint.celery import app
+
+    importlib.import_module(name.rpartition(".")[0])
+    return app.tasks[name]
+
+
 def _publish(task: OutboxTask) -> bool:
     from answerprint.celery import app
 
     now = timezone.now()
     try:
-        app.tasks[task.task_name].apply_async(args=task.args, task_id=task.task_id, **task.options)
+        _celery_task(task.task_name).apply_async(args=task.args, task_id=task.task_id, **task.options)
     except Exception as error:  # noqa: BLE001 - the broker is away; the row keeps the work
         if app.conf.task_always_eager:
             raise  # run in this process, so this is the task's own error, not the broker's
@@ -130,8 +140,13 @@ def resend_now(task: OutboxTask) -> bool:
 
 
 def mark_started(task_id: str, *, worker: str = "") -> bool:
+    """Claim a recorded task for this delivery. False when it is not on record, finished, or
+    running on a worker that still heartbeats: then this delivery is a duplicate (a sweep and a
+    broker redelivery can both send it) and must leave the row to the one that runs it."""
     now = timezone.now()
-    return bool(OutboxTask.objects.filter(task_id=task_id, state__in=UNFINISHED).update(
+    claimable = Q(state__in=[TaskState.PENDING, TaskState.SENT]) | Q(state=TaskState.STARTED) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=settings.OUTBOX_HEARTBEAT_SECONDS)))
+    return bool(OutboxTask.objects.filter(claimable, task_id=task_id).update(
         state=TaskState.STARTED, started_at=now, heartbeat_at=now, worker=worker[:200]))
 
 

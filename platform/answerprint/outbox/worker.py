@@ -16,6 +16,8 @@ from . import services
 log = logging.getLogger(__name__)
 
 _heartbeats: dict[str, "_Heartbeat"] = {}
+# Deliveries this process runs that are not the recorded one: duplicates, or tasks not on record.
+_not_ours: set[str] = set()
 
 
 class _Heartbeat(threading.Thread):
@@ -39,8 +41,10 @@ class _Heartbeat(threading.Thread):
 def _task_started(task_id=None, task=None, **kwargs):
     if not task_id:
         return
-    tracked = services.mark_started(task_id, worker=task.request.hostname or "")
-    if tracked and not task.request.is_eager:
+    if not services.mark_started(task_id, worker=task.request.hostname or ""):
+        _not_ours.add(task_id)
+        return
+    if not task.request.is_eager:
         heartbeat = _heartbeats[task_id] = _Heartbeat(task_id)
         heartbeat.start()
 
@@ -62,6 +66,9 @@ def _task_finished(task_id=None, state=None, retval=None, **kwargs):
     heartbeat = _heartbeats.pop(task_id, None)
     if heartbeat is not None:
         heartbeat.stopped.set()
+    if task_id in _not_ours:
+        _not_ours.discard(task_id)
+        return  # the row belongs to the delivery that claimed it
     if state == "RETRY":
         return  # _task_retrying put it back on the clock
     services.mark_finished(task_id, error=f"{type(retval).__name__}: {retval}" if state == "FAILURE" else "")
