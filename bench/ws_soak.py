@@ -166,13 +166,21 @@ async def soak(*, urls, origins, rooms, clients, seconds, rate, tokens, floor):
 
 
 async def join(*, urls, origins, clients, token, floor):
+    """(seconds until the last one is in, how many could not join)."""
     began = time.perf_counter()
     sockets = await asyncio.gather(*(open_socket(urls[i % len(urls)], origin=origins[i % len(urls)], token=token,
-                                                 hello=not floor) for i in range(clients)))
+                                                 hello=not floor) for i in range(clients)), return_exceptions=True)
     took = time.perf_counter() - began
+    failed = [ws for ws in sockets if isinstance(ws, BaseException)]
     for ws in sockets:
-        await ws.close()
-    return took
+        if not isinstance(ws, BaseException):
+            await ws.close()
+    return took, len(failed)
+
+
+def _soak_row(case, server, result, floor):
+    return (f"| {case} | {server} | {result['closes']} | {result['lost']} | {result['events']} | "
+            f"{_cell(result['p50'])} | {_cell(result['p99'])} | {_ratio(result['p99'], floor['p99'])} |")
 
 
 def _cell(value, digits=1):
@@ -231,16 +239,27 @@ def main():
             print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at start; {args.clients} clients in "
                   f"{args.rooms} rooms for {args.minutes:g} min at {args.rate:g} annotations/s per room; "
                   f"join {args.join}", flush=True)
+            print("\n| case | server | unexpected closes | lost stored events | events sent | p50 ms | p99 ms "
+                  "| p99 vs floor |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+            case = f"soak {args.clients} clients / {args.rooms} rooms / {args.minutes:g} min"
             floor = asyncio.run(soak(urls=floor_urls, origins=[None], rooms=args.rooms, clients=args.clients,
                                      seconds=seconds, rate=args.rate, tokens={}, floor=True))
-            rooms_result = asyncio.run(soak(urls=daphne_urls, origins=daphne_origins, rooms=args.rooms,
-                                            clients=args.clients, seconds=seconds, rate=args.rate,
-                                            tokens=world["tokens"], floor=False))
-            floor_join = asyncio.run(join(urls=[f"ws://127.0.0.1:{floor_port}/join"], origins=[None],
-                                          clients=args.join, token=None, floor=True))
-            rooms_join = asyncio.run(join(urls=[f"ws://127.0.0.1:{port}/ws/review/versions/{join_room}/"
-                                                for port in ports], origins=daphne_origins, clients=args.join,
-                                          token=world["tokens"]["watcher"], floor=False))
+            print(_soak_row(case, "floor (websockets broadcast)", floor, floor), flush=True)
+            measured = asyncio.run(soak(urls=daphne_urls, origins=daphne_origins, rooms=args.rooms,
+                                        clients=args.clients, seconds=seconds, rate=args.rate,
+                                        tokens=world["tokens"], floor=False))
+            print(_soak_row(case, "2 daphne + Redis", measured, floor), flush=True)
+            print("\n| case | server | seconds until every client is in | could not join | vs floor |\n"
+                  "| --- | --- | ---: | ---: | ---: |", flush=True)
+            case = f"{args.join} clients join one room"
+            floor_join, floor_failed = asyncio.run(join(urls=[f"ws://127.0.0.1:{floor_port}/join"], origins=[None],
+                                                        clients=args.join, token=None, floor=True))
+            print(f"| {case} | floor (connect only) | {floor_join:.2f} | {floor_failed} | 1.0x |", flush=True)
+            took, failed = asyncio.run(join(urls=[f"ws://127.0.0.1:{port}/ws/review/versions/{join_room}/"
+                                                  for port in ports], origins=daphne_origins, clients=args.join,
+                                            token=world["tokens"]["watcher"], floor=False))
+            print(f"| {case} | 2 daphne + Redis (connect, hello, welcome) | {took:.2f} | {failed} | "
+                  f"{_ratio(took, floor_join)} |", flush=True)
         finally:
             for process in reversed(processes):
                 process.terminate()
@@ -251,19 +270,6 @@ def main():
                     process.kill()
         errors = sum((tmp / f"daphne-{port}.log").read_text().count("Traceback") for port in ports)
 
-    print()
-    print("| case | server | unexpected closes | lost stored events | events sent | p50 ms | p99 ms | p99 vs floor |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, result in (("floor (websockets broadcast)", floor), ("2 daphne + Redis", rooms_result)):
-        print(f"| soak {args.clients} clients / {args.rooms} rooms / {args.minutes:g} min | {name} | "
-              f"{result['closes']} | {result['lost']} | {result['events']} | {_cell(result['p50'])} | "
-              f"{_cell(result['p99'])} | {_ratio(result['p99'], floor['p99'])} |")
-    print()
-    print("| case | server | seconds until every client is in | vs floor |")
-    print("| --- | --- | ---: | ---: |")
-    print(f"| {args.join} clients join one room | floor (connect only) | {floor_join:.2f} | 1.0x |")
-    print(f"| {args.join} clients join one room | 2 daphne + Redis (connect, hello, welcome) | {rooms_join:.2f} | "
-          f"{_ratio(rooms_join, floor_join)} |")
     print(f"\ntracebacks in the daphne logs: {errors}")
 
 

@@ -144,3 +144,52 @@ for name, role in (("ana", "supervisor"), ("ben", "producer"), ("cy", "superviso
     tokens.append(Token.objects.create(user=user).key)
 print(json.dumps({"versions": [v.pk for v in versions], "tokens": tokens}))
 """
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of this test's own (initdb in the test's folder, a free port), which
+    the test may stop and start; never the machine's shared one. Run as the `postgres` user when
+    this process is root, as initdb refuses root."""
+
+    def __init__(self):
+        import glob
+        import pwd
+        import shutil
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        initdb = shutil.which("initdb") or (bins[-1] if bins else None)
+        if initdb is None:
+            raise RuntimeError("initdb is not installed")
+        self.bin = Path(initdb).parent
+        # Its own folder under the system's temporary directory: the postgres user must be able
+        # to reach it, which it cannot inside pytest's private folders.
+        self.folder = Path(tempfile.mkdtemp(prefix="answerprint-postgres-"))
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.as_user = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.data = self.folder / "data"
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def _run(self, tool, *args):
+        done = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {done.stderr[-2000:]}")
+
+    def start(self):
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "postgres.log"), "-w", "start", "-o",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off")
+        return self
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self):
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.checks import run_checks
+from django.db import OperationalError
 from django.utils import timezone
 
 from answerprint.review import consumers, services
@@ -157,3 +158,24 @@ def test_the_channel_layer_socket_timeout_must_outlast_the_blocking_read(setting
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
         "hosts": [{"address": "redis://127.0.0.1:6379/0", "socket_timeout": 15}]}}}
     assert "review.E002" not in [error.id for error in run_checks()]
+
+
+@pytest.mark.django_db(transaction=True)
+@run_async
+async def test_a_write_while_the_database_is_down_is_refused_as_unavailable_and_can_be_sent_again(review):
+    # given a member drawing in the room
+    client, _ = await joined(review.path, review.cookie(review.supervisor))
+
+    # when the database does not answer for their drawing
+    with mock.patch.object(services, "create_annotation", side_effect=OperationalError("connection refused")):
+        await client.send(type="annotation.create", op="draw-1", annotation={
+            "frame": 3, "shape": "line", "points": [[0.1, 0.2], [0.8, 0.9]]})
+        refused = await client.receive_type("error")
+
+    # then they are told to send it again, and the same op goes through once the database is back
+    assert refused["code"] == "unavailable" and refused["ref"] == "draw-1" and refused["retry_after"] > 0
+    await client.send(type="annotation.create", op="draw-1", annotation={
+        "frame": 3, "shape": "line", "points": [[0.1, 0.2], [0.8, 0.9]]})
+    ack = await client.receive_type("ack")
+    assert ack["op"] == "draw-1" and ack["duplicate"] is False
+    await client.close()

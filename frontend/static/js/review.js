@@ -140,6 +140,10 @@ class ApReview extends HTMLElement {
 
   refused(error) {
     if (error.code === "rate_limited") return;
+    if (error.code === "unavailable") {
+      this.say("The server cannot save right now — your change is kept and sent again in a moment.", "warn", 4000);
+      return;
+    }
     this.say(`Not saved: ${error.message}`, "bad", 6000);
     // An optimistic shape or comment the server refused is taken back.
     if (error.in === "annotation.create") this.resync();

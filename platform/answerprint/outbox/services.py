@@ -11,7 +11,6 @@ import json
 import logging
 import uuid
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -39,13 +38,6 @@ def record_task(task_name: str, args: list, *, task_id: str | None = None, **opt
             return existing
         return OutboxTask.objects.create(task_name=task_name, args=list(args), options=options, key=key,
                                          task_id=task_id or uuid.uuid4().hex)
-
-
-def enqueue_on_commit(task_name: str, args: list, **options) -> OutboxTask:
-    """record_task, then publish once the caller's transaction commits."""
-    task = record_task(task_name, args, **options)
-    transaction.on_commit(partial(publish, task_name, args))
-    return task
 
 
 def unfinished(task_name: str, args: list) -> OutboxTask | None:
@@ -129,11 +121,6 @@ def resend_stale(*, now=None) -> int:
                     task.heartbeat_at or task.due_at or task.recorded_at)
         sent += _publish(task)
     return sent
-
-
-def resend_now(task: OutboxTask) -> bool:
-    """A person asked to retry stuck work: publish it at once."""
-    return _publish(task)
 
 
 # ------------------------------------------------------------------ the worker's side (worker.py)

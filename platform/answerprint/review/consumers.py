@@ -40,7 +40,8 @@ Server to client:
   ack      {op, seq, duplicate}   the sender's operation is stored as event `seq`
   error    {code, message, in, ref, errors?}   the message was not applied; the connection stays
            open. Codes: bad_frame, too_large, bad_json, invalid, unknown_type, not_ready,
-           rate_limited (with retry_after seconds), forbidden, not_found, server_error.
+           rate_limited and unavailable (the database is not answering; both with retry_after
+           seconds: send the same op again then), forbidden, not_found, server_error.
   presence.joined / presence.moved {id, user, frame, version, following}   presence.left {id, user}
            Sent up to 0.2 s late. A client that said hello with presence_batches: true gets the
            changes of that moment as one frame instead, presence.batch {frames: [...]} in order:
@@ -70,6 +71,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils import timezone
 
@@ -99,6 +101,8 @@ DEFAULT_RATE_LIMITS = {
 # Stored events held for a connection that is busy (saying hello, filling a gap); beyond this
 # the oldest are dropped and read back from the database when their turn comes.
 PENDING_LIMIT = 1000
+# What an `unavailable` error (the database is restarting) tells the client to wait before resending.
+UNAVAILABLE_RETRY_SECONDS = 2
 
 
 class AccessLost(Exception):
@@ -432,6 +436,12 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
             await self.error("forbidden", str(exc) or "Not allowed.", kind=kind, ref=ref)
         except (Http404, ObjectDoesNotExist):
             await self.error("not_found", "No such item in this room.", kind=kind, ref=ref)
+        except (OperationalError, InterfaceError):
+            logger.warning("review room %s: %s failed, the database is not answering", self.room.key, kind,
+                           exc_info=True)
+            await self.error("unavailable", "The database is not answering; nothing was changed. Send it again "
+                             f"in {UNAVAILABLE_RETRY_SECONDS} s.", kind=kind, ref=ref,
+                             retry_after=UNAVAILABLE_RETRY_SECONDS)
         except Exception:  # noqa: BLE001 - the connection outlives a bug in one message
             logger.exception("review room %s: %s failed", self.room.key, kind)
             await self.error("server_error", "The server could not apply this message; nothing was changed.",
