@@ -39,6 +39,8 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 from bench.ws_fanout import DAPHNE, SEED, free_port, open_socket, wait_for_port  # noqa: E402
 
 PING_SECONDS = 20
+# As the Procfile and deploy/ run daphne: a crowd's handshakes may take longer than daphne's 5 s.
+DAPHNE_OPTIONS = ["--websocket_connect_timeout", "30"]
 OP = re.compile(r'"op":"s(\d+)-(\d+)"')
 SEQ = re.compile(r'"seq":(\d+)')
 
@@ -172,6 +174,8 @@ async def join(*, urls, origins, clients, token, floor):
                                                  hello=not floor) for i in range(clients)), return_exceptions=True)
     took = time.perf_counter() - began
     failed = [ws for ws in sockets if isinstance(ws, BaseException)]
+    if failed:
+        print(f"first failure to join: {failed[0]!r} (cause: {failed[0].__cause__!r})", file=sys.stderr)
     for ws in sockets:
         if not isinstance(ws, BaseException):
             await ws.close()
@@ -223,7 +227,7 @@ def main():
             ports = [free_port(), free_port()]
             logs = [open(tmp / f"daphne-{port}.log", "w") for port in ports]
             for port, log in zip(ports, logs):
-                processes.append(subprocess.Popen([str(DAPHNE), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+                processes.append(subprocess.Popen([str(DAPHNE), "-v", "0", *DAPHNE_OPTIONS, "-b", "127.0.0.1", "-p", str(port),
                                                    "answerprint.asgi:application"], env=env, cwd=ROOT,
                                                   stdout=log, stderr=subprocess.STDOUT))
                 wait_for_port(port, processes[-1])
@@ -268,7 +272,10 @@ def main():
                     process.wait(20)
                 except subprocess.TimeoutExpired:
                     process.kill()
-        errors = sum((tmp / f"daphne-{port}.log").read_text().count("Traceback") for port in ports)
+        logs = [(tmp / f"daphne-{port}.log").read_text(errors="replace") for port in ports]
+        errors = sum(log.count("Traceback") for log in logs)
+        if errors:
+            print("daphne log tail:\n" + next(log for log in logs if "Traceback" in log)[-3000:], file=sys.stderr)
 
     print(f"\ntracebacks in the daphne logs: {errors}")
 
