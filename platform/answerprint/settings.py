@@ -225,6 +225,14 @@ OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "30"))
 READYZ_MAX_QUEUE_DEPTH = int(os.environ.get("READYZ_MAX_QUEUE_DEPTH", "1000"))
 READYZ_MAX_STALE_TASKS = int(os.environ.get("READYZ_MAX_STALE_TASKS", "0"))
 READYZ_MAX_UNSEALED_SECONDS = int(os.environ.get("READYZ_MAX_UNSEALED_SECONDS", "120"))
+# PDF reports: TrueType fonts in fallback order, so every script a name may be written in prints
+# (Debian fonts-dejavu-core, fonts-lohit-deva, fonts-droid-fallback; `make setup` installs them).
+AUDIT_REPORT_FONTS = env_list("AUDIT_REPORT_FONTS") or [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # Latin, Greek, Cyrillic
+    "/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf",  # Devanagari
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # Chinese, Japanese, Korean
+]
+AUDIT_REPORT_BOLD_FONTS = env_list("AUDIT_REPORT_BOLD_FONTS") or ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"]
 CELERY_BEAT_SCHEDULE = {
     "outbox-resend-stale": {
         "task": "answerprint.outbox.tasks.resend_stale",
@@ -244,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
     "review-expire-presence": {
         "task": "answerprint.review.tasks.expire_presence",
         "schedule": 30.0,
+    },
+    # Compliance's export schedules (daily, weekly, monthly): each due one is made and stored.
+    "audit-scheduled-exports": {
+        "task": "answerprint.audit.tasks.run_scheduled_exports",
+        "schedule": 300.0,
     },
 }
 
