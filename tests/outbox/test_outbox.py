@@ -143,3 +143,19 @@ def test_a_job_that_is_still_heartbeating_is_not_sent_again_and_the_person_is_to
     assert refused.value.message.startswith("This one is running. Only a failed or stuck request can be retried")
     assert "stops reporting for 60 s" in refused.value.message
     assert fix.jobs.get().state == JobState.RUNNING
+
+
+def test_a_cancelled_job_is_not_sent_again(world, settings, django_capture_on_commit_callbacks):
+    # given a queued job that nobody picked up
+    fix, job, _ = _queued_job(world, django_capture_on_commit_callbacks)
+
+    # when the supervisor cancels it
+    with mock.patch("answerprint.fixes.services._revoke_task"):
+        fix_services.cancel_fix_request(actor=world.supervisor, fix=fix, reason="wrong shot")
+
+    # then the sweep, long past the bound, has nothing to send
+    settings.OUTBOX_QUEUED_SECONDS = 0
+    with mock.patch.object(job_tasks.run_fix_job, "apply_async") as apply_async:
+        assert outbox.resend_stale(now=timezone.now() + timedelta(hours=1)) == 0
+    apply_async.assert_not_called()
+    assert OutboxTask.objects.get(task_id=job.task_id).state == TaskState.DONE

@@ -328,6 +328,7 @@ def cancel_fix_request(*, actor, fix, reason=""):
             record_event("fix_job.cancelled", actor=actor, production=fix.production, target=job,
                          before={"state": before}, after={"state": job.state}, reason=reason)
             transaction.on_commit(partial(_revoke_task, job.task_id))
+            outbox.mark_finished(job.task_id, error="cancelled")  # nothing for the sweep to send again
             broadcast.job_changed(job, fix)
         fix.state = RequestState.CANCELLED
         fix.save(update_fields=["state", "updated_at"])
