@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from tests.faults.test_rooms import Socket
-from tests.processes import WORLD, PostgresServer, RedisServer, environment, manage, run_script, start_daphne, stop
+from tests.processes import WORLD, PostgresServer, environment, manage, run_script, start_daphne, stop
 
 pytestmark = pytest.mark.slow
 
@@ -26,9 +26,9 @@ def postgres():
         server.remove()
 
 
-def test_writes_in_a_room_fail_clearly_while_postgres_restarts_and_resume_after(tmp_path, postgres):
+def test_writes_in_a_room_fail_clearly_while_postgres_restarts_and_resume_after(tmp_path, postgres, own_redis):
     # given a room served by daphne on its own PostgreSQL
-    redis = RedisServer(tmp_path / "redis", persistent=False).start()
+    redis = own_redis(persistent=False)
     env = environment(tmp_path, redis.url, DATABASE_URL=postgres.url)
     world = run_script(env, WORLD)
     daphne, port = start_daphne(env, tmp_path / "daphne.log")
@@ -59,7 +59,6 @@ def test_writes_in_a_room_fail_clearly_while_postgres_restarts_and_resume_after(
         before, during, alive, after, seen = asyncio.run(scenario())
     finally:
         stop(daphne)
-        redis.stop()
 
     # then the write during the outage was refused with a clear error saying to send it again,
     # on a connection that lived

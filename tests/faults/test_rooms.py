@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.processes import WORLD, RedisServer, environment, manage, run_script, start_daphne, stop
+from tests.processes import WORLD, environment, manage, run_script, start_daphne, stop
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +53,10 @@ class Socket:
 
 
 @pytest.fixture
-def room_stack(tmp_path):
+def room_stack(tmp_path, own_redis):
     """A Redis that forgets everything when it restarts (the worst case), one daphne, a production
     with two versions (two rooms) and three members with API tokens."""
-    redis = RedisServer(tmp_path / "redis", persistent=False).start()
+    redis = own_redis(persistent=False)
     env = environment(tmp_path, redis.url)
     world = run_script(env, WORLD)
     daphne, port = start_daphne(env, tmp_path / "daphne.log")
@@ -64,7 +64,6 @@ def room_stack(tmp_path):
         yield {**world, "port": port, "redis": redis, "env": env, "log": tmp_path / "daphne.log"}
     finally:
         stop(daphne)
-        redis.stop()
     verified = manage(env, "audit_verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from answerprint.localredis import free_port, redis_server_args, wait_for_redis
-from tests.processes import ROOT, RedisServer, environment, manage, query, run_script, stop, wait_until
+from tests.processes import ROOT, environment, manage, query, run_script, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -100,9 +100,9 @@ def test_the_private_redis_keeps_what_it_was_given_across_a_crash(tmp_path):
         process.wait(10)
 
 
-def test_an_ingest_queued_before_redis_restarted_empty_completes(tmp_path):
+def test_an_ingest_queued_before_redis_restarted_empty_completes(tmp_path, own_redis):
     # given an upload whose ingest was published to a Redis that then restarted empty
-    redis_server = RedisServer(tmp_path / "redis", persistent=False).start()
+    redis_server = own_redis(persistent=False)
     env = environment(tmp_path, redis_server.url, **QUICK_OUTBOX)
     world = run_script(env, INGEST_WORLD)
     database = tmp_path / "shared.sqlite3"
@@ -119,7 +119,6 @@ def test_an_ingest_queued_before_redis_restarted_empty_completes(tmp_path):
     finally:
         if run is not None:
             run.stop()
-        redis_server.stop()
     status, reason = query(database, "SELECT status, status_reason FROM media_mediaasset WHERE id = ?",
                            world["asset"])[0]
     assert status == "ready", (reason, run.output()[-4000:])
@@ -129,9 +128,9 @@ def test_an_ingest_queued_before_redis_restarted_empty_completes(tmp_path):
     _verify_audit(env)
 
 
-def test_a_worker_sigkilled_mid_fix_is_restarted_and_the_job_completes_exactly_once(tmp_path):
+def test_a_worker_sigkilled_mid_fix_is_restarted_and_the_job_completes_exactly_once(tmp_path, own_redis):
     # given a removal queued in Redis and the run command serving it
-    redis_server = RedisServer(tmp_path / "redis", persistent=True).start()
+    redis_server = own_redis(persistent=True)
     env = environment(tmp_path, redis_server.url, **QUICK_OUTBOX)
     world = run_script(env, FIX_WORLD)
     database = tmp_path / "shared.sqlite3"
@@ -156,7 +155,6 @@ def test_a_worker_sigkilled_mid_fix_is_restarted_and_the_job_completes_exactly_o
         finished_after = time.monotonic() - killed_at
     finally:
         run.stop()
-        redis_server.stop()
     output = run.output()
     state, _, deliveries = query(database, job_row, world["job"])[0]
     assert state == "succeeded", output[-5000:]
