@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from answerprint.errors import error_text
 from answerprint.accounts.permissions import can, require
 from answerprint.accounts.selectors import membership_for, production_and_membership
+from answerprint.outbox import services as outbox
 
 from . import services, timeline_import
 from .cdl import viewing_filter
@@ -48,6 +49,11 @@ def shot_grid(request, code):
     return render(request, "media/_shot_grid.html", _grid_context(production, membership))
 
 
+def _ingest_stuck(asset):
+    return asset is not None and asset.status not in (AssetStatus.READY, AssetStatus.FAILED) \
+        and outbox.is_stuck(services.INGEST_TASK, [asset.pk])
+
+
 @login_required
 @require_GET
 def shot_page(request, code, name):
@@ -73,6 +79,7 @@ def shot_context(request, production, membership, shot, versions, selected):
         "production": production, "membership": membership, "shot": shot, "versions": versions,
         "version": selected, "asset": asset, "start_frame": start_frame,
         "can_ingest": can(membership, "ingest"),
+        "ingest_stuck": _ingest_stuck(getattr(selected, "asset", None) if selected else None),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),
         "rejected": {v.pk for v in versions if is_rejected(v)},
