@@ -178,7 +178,15 @@ export class Compare {
       this.bWanted = null;
       let done = false;
       const finish = (presented) => { if (done) return; done = true; this.bFrame = presented; run(); };
-      this.b.requestVideoFrameCallback?.((_now, meta) => finish(this.player.frameAtPresentation(meta.mediaTime)));
+      // The first presentation reported may still be one from before this seek (the frame shown
+      // when the video loaded): wait for the next one before taking a different frame as the answer.
+      let early = true;
+      const presented = (_now, meta) => {
+        const frame = this.player.frameAtPresentation(meta.mediaTime);
+        if (frame !== wanted && early) { early = false; this.b.requestVideoFrameCallback(presented); return; }
+        finish(frame);
+      };
+      this.b.requestVideoFrameCallback?.(presented);
       this.b.addEventListener("seeked", () => setTimeout(() => finish(wanted), 60), { once: true });
       this.b.currentTime = this.player.timeOfFrame(wanted);
     };

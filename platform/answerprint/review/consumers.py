@@ -242,9 +242,6 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
         # message, all on the one database thread. Every database call here goes through
         # database_sync_to_async, which does that cleanup itself, so the hop is skipped.
         # Room traffic comes through the hub (take); nothing else should reach this channel.
-        if message["type"] == "user.notification":  # the inbox of the person on this connection
-            await self.take_live(message["text"])
-            return
         if not message["type"].startswith("websocket."):
             logger.warning("a review room connection ignored a %s sent to it alone", message["type"])
             return
@@ -304,6 +301,9 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
                 self._spawn(self._drain())
         elif kind == "room.live":
             if message.get("exclude") != self.channel_name:
+                await self.take_live(message["text"])
+        elif kind == "user.notification":  # someone's inbox: only their own connections pass it on
+            if message.get("user") == self.user.pk:
                 await self.take_live(message["text"])
         elif kind == "production.notice":
             await self._forward_notice(message["event"], message.get("data") or {}, message.get("version"))

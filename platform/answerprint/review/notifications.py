@@ -10,8 +10,6 @@ import json
 import logging
 from functools import partial
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -19,7 +17,8 @@ from django.utils import timezone
 
 from answerprint.accounts.models import Membership
 
-from .models import Notification, NotificationKind, NotificationPreference, RoomPresence
+from . import broadcast
+from .models import Notification, NotificationKind, NotificationPreference, Room
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +63,16 @@ def as_message(notification, unread):
 
 def push(notification_ids):
     """Send each notification, with the recipient's unread count, to the review rooms they have
-    open (their connections' own channels). Live only: the inbox has it whatever happens here."""
-    if not notification_ids:
-        return
-    layer = get_channel_layer()
-    if layer is None:
-        return
+    open; each room's connections pass it on only to that person. Live only: the inbox has it
+    whatever happens here."""
     for notification in Notification.objects.filter(pk__in=notification_ids):
-        unread = unread_count(notification.recipient_id)
-        text = json.dumps(as_message(notification, unread))
-        for channel in RoomPresence.objects.filter(user_id=notification.recipient_id).values_list("channel_name",
-                                                                                                  flat=True):
+        text = json.dumps(as_message(notification, unread_count(notification.recipient_id)))
+        for room in Room.objects.filter(presences__user_id=notification.recipient_id).distinct():
             try:
-                async_to_sync(layer.send)(channel, {"type": "user.notification", "text": text})
-            except Exception:  # noqa: BLE001 - a closed or full channel: the inbox still has it
-                log.info("Could not push notification %s to %s", notification.pk, channel, exc_info=True)
+                broadcast.send_group(room.group_name, {"type": "user.notification",
+                                                       "user": notification.recipient_id, "text": text})
+            except Exception:  # noqa: BLE001 - the channel layer is down: the inbox still has it
+                log.info("Could not push notification %s to %s", notification.pk, room.group_name, exc_info=True)
 
 
 def _enqueue_email(notification_id):
