@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "answerprint.media",
     "answerprint.review",
     "answerprint.fixes",
+    "answerprint.delivery",
 ]
 
 MIDDLEWARE = [
@@ -169,6 +170,7 @@ CELERY_TASK_ROUTES = {
     "answerprint.media.tasks.*": {"queue": "media"},
     "answerprint.fixes.job_tasks.*": {"queue": "gpu"},
     "answerprint.fixes.tasks.run_fix*": {"queue": "gpu"},
+    "answerprint.delivery.tasks.*": {"queue": "media"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -197,6 +199,12 @@ AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 AUDIT_TSA_URL = os.environ.get("AUDIT_TSA_URL", "")
 AUDIT_TSA_CERTIFICATES = env_list("AUDIT_TSA_CERTIFICATES")
 AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
+# Content Credentials (C2PA) on delivered media: the production's signing key and its certificate
+# chain (leaf first, PEM), issued by a private CA. Unset, a development CA and leaf are made under
+# VAR_DIR/c2pa on first use; never use those outside development.
+C2PA_SIGNING_KEY_FILE = os.environ.get("C2PA_SIGNING_KEY_FILE", "")
+C2PA_CERTIFICATE_CHAIN_FILE = os.environ.get("C2PA_CERTIFICATE_CHAIN_FILE", "")
+C2PA_DEVELOPMENT_DIR = Path(os.environ.get("C2PA_DEVELOPMENT_DIR", VAR_DIR / "c2pa"))
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {
         "task": "answerprint.audit.tasks.make_checkpoint",

@@ -78,6 +78,10 @@ ACTIONS = {
     "signature.refused": _A("fixes", "A signature was refused (wrong credential or too many attempts)"),
     "consent.recorded": _A("fixes", "A performer's consent was recorded"),
     "consent.revoked": _A("fixes", "A performer's consent was revoked"),
+    # delivery
+    "delivery.queued": _A("delivery", "A delivery package was queued for an approved proposal"),
+    "delivery.packaged": _A("delivery", "A delivery package was built: media, credentials, sidecars, ASC MHL"),
+    "delivery.failed": _A("delivery", "A delivery package could not be built; the reason is kept"),
 }
 
 

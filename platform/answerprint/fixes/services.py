@@ -30,6 +30,7 @@ from django.utils import timezone
 from answerprint.accounts.models import Membership
 from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
+from answerprint.delivery import services as delivery_services
 from answerprint.media.models import AssetStatus, MediaAsset, Shot, Version, VersionKind, VersionState
 from answerprint.media.storage import sha256_of
 
@@ -940,28 +941,16 @@ def promote_to_delivery(*, actor, version, reason=""):
             raise ValidationError({"version": "The approval no longer holds: " + "; ".join(problems) + "."},
                                   code="signature_broken")
         _check_consent_still_holds(proposal, actor=actor, action="Delivery")
-        source_asset = proposal.version.asset
         delivery = _new_version(shot=fix.shot, kind=VersionKind.DELIVERY, parent=proposal.version, actor=actor,
                                 note=f"Delivery of approved fix #{fix.pk}")
-        stored = None
-        try:
-            with default_storage.open(source_asset.original.name, "rb") as stream:
-                stored = default_storage.save(f"{_version_folder(delivery)}/original/{source_asset.original_name}",
-                                              File(stream, name=source_asset.original_name))
-            asset = MediaAsset.objects.create(version=delivery, original=stored,
-                                              original_name=source_asset.original_name, sha256=proposal.media_sha256,
-                                              size_bytes=source_asset.size_bytes)
-            proposal.delivery_version = delivery
-            proposal.save(update_fields=["delivery_version"])
-            record_event("proposal.promoted", actor=actor, production=fix.production, target=proposal, after={
-                "delivery_version": delivery.pk, "delivery_number": delivery.number, "media_sha256": proposal.media_sha256,
-                "signatures": [_manifestation(d) for d in signed]}, reason=reason)
-            transaction.on_commit(partial(_enqueue_ingest, asset.pk))
-            broadcast.promoted(proposal, delivery)
-        except BaseException:
-            if stored:
-                default_storage.delete(stored)
-            raise
+        proposal.delivery_version = delivery
+        proposal.save(update_fields=["delivery_version"])
+        record_event("proposal.promoted", actor=actor, production=fix.production, target=proposal, after={
+            "delivery_version": delivery.pk, "delivery_number": delivery.number, "media_sha256": proposal.media_sha256,
+            "signatures": [_manifestation(d) for d in signed]}, reason=reason)
+        # The conform-ready media, its credentials and manifest are built on the media queue.
+        delivery_services.open_package(actor=actor, proposal=proposal, delivery=delivery)
+        broadcast.promoted(proposal, delivery)
     return delivery
 
 
