@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", include("answerprint.review.api")),
     path("api/", include("answerprint.audit.api")),
     path("api/", include("answerprint.fixes.api")),
+    path("api/", include("answerprint.delivery.api")),
     path("", include("answerprint.audit.urls")),
     path("", include("answerprint.fixes.urls")),
     path("", include("answerprint.accounts.urls")),

@@ -99,6 +99,11 @@ class DeliveryWorld(World):
         return package
 
 
+@pytest.fixture
+def world(db):
+    return World()
+
+
 @pytest.fixture(autouse=True)
 def _development_c2pa_keys(settings, tmp_path_factory):
     # One development CA for the whole run: making keys is not what is tested.

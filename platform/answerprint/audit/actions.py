@@ -82,6 +82,8 @@ ACTIONS = {
     "delivery.queued": _A("delivery", "A delivery package was queued for an approved proposal"),
     "delivery.packaged": _A("delivery", "A delivery package was built: media, credentials, sidecars, ASC MHL"),
     "delivery.failed": _A("delivery", "A delivery package could not be built; the reason is kept"),
+    "delivery.downloaded": _A("delivery", "A file of a delivery package was downloaded", read=True),
+    "notes.exported": _A("delivery", "Review notes were exported as markers for an editing system", read=True),
 }
 
 

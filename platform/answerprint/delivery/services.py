@@ -332,3 +332,22 @@ def verify_package(package: DeliveryPackage) -> mhl.Verification:
                 continue  # verification names it as missing
         return mhl.verify_manifest(target)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads that matter
+
+
+def record_notes_export(*, actor, production, fmt: str, scope: str, markers: int) -> None:
+    """An export of review notes leaves the platform: it is logged."""
+    record_event("notes.exported", actor=actor, production=production, target=production,
+                 after={"format": fmt, "scope": scope, "markers": markers})
+
+
+def record_package_download(*, actor, package: DeliveryPackage, path: str) -> None:
+    """A delivered file left the platform: logged with the package's manifest hash, which names
+    exactly what was delivered."""
+    entry = next(f for f in package.files if f["path"] == path)
+    record_event("delivery.downloaded", actor=actor, production=package.production, target=package, after={
+        "file": path, "sha256": entry["sha256"], "size_bytes": entry["size"],
+        "manifest_sha256": package.manifest_sha256, "delivery_version": str(package.version)})
