@@ -170,7 +170,7 @@ CELERY_TASK_ROUTES = {
     "answerprint.media.tasks.*": {"queue": "media"},
     "answerprint.fixes.job_tasks.*": {"queue": "gpu"},
     "answerprint.fixes.tasks.run_fix*": {"queue": "gpu"},
-    "answerprint.delivery.tasks.*": {"queue": "media"},
+    "answerprint.delivery.tasks.build_*": {"queue": "media"},  # webhooks stay on "default"
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -215,6 +215,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
+    },
+    # Webhook deliveries are rows (an outbox): this sends the due ones and the retries.
+    "webhooks-sweep": {
+        "task": "answerprint.delivery.tasks.sweep_webhooks",
+        "schedule": 15.0,
     },
 }
 

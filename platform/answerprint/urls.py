@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("answerprint.delivery.api")),
     path("", include("answerprint.audit.urls")),
     path("", include("answerprint.fixes.urls")),
+    path("", include("answerprint.delivery.urls")),
     path("", include("answerprint.accounts.urls")),
     path("", include("answerprint.media.urls")),
 ]

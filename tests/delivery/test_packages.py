@@ -220,3 +220,26 @@ def test_the_verify_command_exits_one_when_a_package_was_altered(db, tmp_path, c
         assert exit_.value.code == 1
     else:
         call_command("delivery_verify", package.pk)
+
+
+def test_a_package_file_downloads_by_permission_and_the_audit_event_names_the_manifest(client, db, tmp_path):
+    # given a delivered package
+    world = DeliveryWorld(tmp_path, "prores")
+    package = world.delivered()
+    url = f"/api/productions/{world.production.code}/deliveries/{package.pk}/files/{package.media_name}"
+
+    # when an editor downloads its media
+    client.force_login(world.editor)
+    response = client.get(url)
+
+    # then the bytes are the package's, and the download is audited with the manifest's hash
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == open(_local(package, package.media_name), "rb").read()
+    event = AuditEvent.objects.get(action="delivery.downloaded")
+    assert event.after["manifest_sha256"] == package.manifest_sha256 and event.actor_name == world.editor.printed_name
+    # and a viewer may not, a path outside the manifest is not there, and the page lists the package
+    assert client.get(f"{url[:url.rindex('/files/')]}/files/../../secrets.txt").status_code == 404
+    client.force_login(world.viewer)
+    assert client.get(url).status_code == 403
+    page = client.get(f"/p/{world.production.code}/deliveries/").content.decode()
+    assert package.manifest_sha256 in page and package.media_name in page

@@ -83,6 +83,9 @@ ACTIONS = {
     "delivery.packaged": _A("delivery", "A delivery package was built: media, credentials, sidecars, ASC MHL"),
     "delivery.failed": _A("delivery", "A delivery package could not be built; the reason is kept"),
     "delivery.downloaded": _A("delivery", "A file of a delivery package was downloaded", read=True),
+    "webhook.created": _A("delivery", "A webhook endpoint was added (its secret is never logged)"),
+    "webhook.secret_rotated": _A("delivery", "A webhook endpoint's secret was replaced"),
+    "webhook.changed": _A("delivery", "A webhook endpoint was switched on or off"),
     "notes.exported": _A("delivery", "Review notes were exported as markers for an editing system", read=True),
 }
 

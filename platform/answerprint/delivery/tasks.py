@@ -1,5 +1,5 @@
-"""Celery tasks of the delivery app, on the `media` queue (settings.CELERY_TASK_ROUTES). Thin:
-ids in, a service does the work."""
+"""Celery tasks of the delivery app: package builds on the `media` queue, webhooks on `default`
+(settings.CELERY_TASK_ROUTES). Thin: ids in, a service does the work."""
 from celery import shared_task
 
 from . import services
@@ -23,3 +23,19 @@ def build_package(self, package_id):
             if not self.request.is_eager:
                 raise
             retries += 1
+
+
+@shared_task(acks_late=True)
+def send_webhook(delivery_id):
+    """Send one webhook delivery now; a failure is recorded on the row and retried by the sweep."""
+    from . import webhooks
+
+    webhooks.send(delivery_id)
+
+
+@shared_task
+def sweep_webhooks():
+    """Celery beat: send the webhook deliveries that are due (new ones whose task was lost, retries)."""
+    from . import webhooks
+
+    webhooks.sweep()
