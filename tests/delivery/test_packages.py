@@ -135,7 +135,8 @@ def test_the_delivered_movie_carries_content_credentials_that_name_the_model_and
     assert edited["parameters"]["approvals"][0]["printed_name"] == world.producer.printed_name
     assert read.manifest["ingredients"][0]["relationship"] == "parentOf"
     assert read.assertion(provenance.DELIVERY_ASSERTION)["source"]["name"] == "A001_C002_prores.mov"
-    assert package.credentials == [package.media_name]
+    assert package.credentials == [package.media_name, _named(package, ".poster.png")]
+    assert provenance.read_credentials(_local(package, _named(package, ".poster.png"))).state == "Trusted"
     # and one changed byte in the picture is reported
     data = bytearray(open(media, "rb").read())
     data[len(data) // 2] ^= 0x01
@@ -243,3 +244,24 @@ def test_a_package_file_downloads_by_permission_and_the_audit_event_names_the_ma
     assert client.get(url).status_code == 403
     page = client.get(f"/p/{world.production.code}/deliveries/").content.decode()
     assert package.manifest_sha256 in page and package.media_name in page
+
+
+def test_the_credentialed_still_is_the_first_replaced_frame(db, tmp_path):
+    # given a delivered ProRes fix of frames 5..10
+    world = DeliveryWorld(tmp_path, "prores", first=5, last=10)
+    package = world.delivered()
+
+    # when the still and frame 5 of the delivered media are decoded
+    def decoded(*args):
+        import subprocess
+
+        from answerprint.media.ffmpeg import ffmpeg_binary
+
+        return subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", *args, "-frames:v", "1",
+                               "-f", "rawvideo", "-pix_fmt", "rgb48le", "-"], check=True, capture_output=True).stdout
+
+    still = decoded("-i", _local(package, _named(package, ".poster.png")))
+    frames = [decoded("-i", _local(package, package.media_name), "-vf", f"select=eq(n\\,{n})") for n in (4, 5, 6)]
+
+    # then it is frame 5, not its neighbours
+    assert still == frames[1] and still != frames[0] and still != frames[2]

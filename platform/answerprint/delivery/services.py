@@ -156,11 +156,16 @@ def _source_names(asset) -> list[str]:
     return [name for _, name in sequence_frames(pattern, regex)]
 
 
-def _still(media: str, index: int, output: Path, *, sequence_start=None, rate=None) -> Path:
-    """One frame as a 16-bit PNG: what carries credentials for a sequence, and its ingredient."""
-    args = ["-y", *ffmpeg.input_args(media, sequence_start=sequence_start, sequence_rate=rate),
-            "-vf", f"select=eq(n\\,{index})", "-frames:v", "1", "-pix_fmt", "rgb48be", str(output)]
-    result = ffmpeg.run(args)
+def _still(media: str, index: int, output: Path, *, rate: Fraction, sequence_start=None) -> Path:
+    """Frame `index` as a 16-bit PNG: what carries credentials beside the media, and its
+    ingredient. A sequence opens at that frame's file; a movie seeks to half a frame before it,
+    which lands on it whatever the rate's rounding."""
+    if sequence_start is not None:
+        source = ffmpeg.input_args(media, sequence_start=sequence_start + index, sequence_rate=rate)
+    else:
+        seek = ["-ss", f"{float((index - Fraction(1, 2)) / rate):.6f}"] if index > 0 else []
+        source = [*seek, "-i", media]
+    result = ffmpeg.run(["-y", *source, "-map", "0:v:0", "-frames:v", "1", "-pix_fmt", "rgb48be", str(output)])
     if result.returncode != 0 or not output.is_file():
         raise conform.ConformError(f"A still of frame {index} could not be made: "
                                    f"{ffmpeg.classify_failure(result.stderr).reason}")
@@ -234,22 +239,22 @@ def _build(package: DeliveryPackage) -> DeliveryPackage:
 
 
 def _add_credentials(folder: Path, made, source, span, credentials, base_name) -> list[str]:
-    """Sign what C2PA can carry; returns the files (relative to the folder) that carry credentials."""
-    if not source.is_sequence:
-        media = folder / made.media
-        if provenance.mime_type(media) is None:  # e.g. MXF: the manifest goes beside it
-            still = _still(str(media), span.first, folder / f"{base_name}.poster.png")
-            provenance.sign_file(still, credentials, sidecar=folder / f"{base_name}.c2pa")
-            return [still.name, f"{base_name}.c2pa"]
-        provenance.sign_file(media, credentials, ingredient=source.path)
-        return [made.media]
+    """Sign what C2PA can carry: the movie itself, and a PNG still of the first replaced frame
+    (for a sequence, or a container C2PA cannot carry, the still's manifest is also written as a
+    `.c2pa` sidecar for the package). Returns the files that carry credentials."""
+    media = folder / made.media
+    in_place = not source.is_sequence and provenance.mime_type(media) is not None
     with tempfile.TemporaryDirectory(prefix="answerprint-ingredient-") as scratch:
         original = _still(source.path, span.first, Path(scratch) / "source.png",
                           sequence_start=source.sequence_start, rate=span.rate)
-        still = _still(str(folder / made.media), span.first, folder / f"{base_name}.poster.png",
+        still = _still(str(media), span.first, folder / f"{base_name}.poster.png",
                        sequence_start=source.sequence_start, rate=span.rate)
-        provenance.sign_file(still, credentials, ingredient=original, sidecar=folder / f"{base_name}.c2pa")
-    return [still.name, f"{base_name}.c2pa"]
+        sidecar_manifest = None if in_place else folder / f"{base_name}.c2pa"
+        provenance.sign_file(still, credentials, ingredient=original, sidecar=sidecar_manifest)
+    if in_place:
+        provenance.sign_file(media, credentials, ingredient=source.path)
+        return [made.media, still.name]
+    return [still.name, sidecar_manifest.name]
 
 
 def _store(package, folder: Path, made, credentialed, generation: Path, source) -> DeliveryPackage:
