@@ -32,6 +32,8 @@ SOURCES = {
                 "-timecode", "01:00:10:00", "-metadata:s:v:0", "reel_name=A001C003"], Fraction(24000, 1001), 24),
     "dnxhr": (["-vf", TAGS, "-c:v", "dnxhd", "-profile:v", "dnxhr_hqx", "-pix_fmt", "yuv422p10le",
                "-timecode", "10:00:00:00"], Fraction(25), 20),
+    "h264": (["-vf", TAGS, "-c:v", "libx264", "-g", "12", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+              "-timecode", "02:00:00:00"], Fraction(24), 24),
 }
 
 

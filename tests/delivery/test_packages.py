@@ -65,6 +65,22 @@ def test_a_dnxhr_delivery_keeps_its_codec_profile_and_timecode(db, tmp_path):
     assert packets(media)[0] != packets(world.source_path)[0]
 
 
+def test_a_long_gop_source_is_delivered_as_prores_4444_with_every_frame_in_place(db, tmp_path):
+    # given an H.264 original (a keyframe every 12 frames) from 02:00:00:00, and an approved fix of 5..10
+    world = DeliveryWorld(tmp_path, "h264", first=5, last=10)
+
+    # when it is delivered
+    package = world.delivered()
+
+    # then it is ProRes 4444 of the same size, rate, frame count and timecode, every frame encoded
+    assert package.state == PackageState.READY, package.status_reason
+    made = ffmpeg.probe(_local(package, package.media_name))
+    assert (made.codec, made.profile, made.width, made.height, str(made.rate)) == ("prores", "4444", 256, 144, "24")
+    assert made.packet_count == 24 and made.timecode == "02:00:00:00"
+    sidecar = json.loads(open(_local(package, _named(package, ".delivery.json"))).read())
+    assert (sidecar["media"]["copied_frames"], sidecar["media"]["encoded_frames"]) == (0, 24)
+
+
 def test_an_exr_delivery_keeps_the_untouched_frames_as_the_original_files_and_stays_half_float(db, tmp_path):
     # given a 16-bit float EXR sequence numbered from 1001, and an approved fix of frames 4..9
     world = DeliveryWorld(tmp_path, "exr", first=4, last=9)
