@@ -32,6 +32,10 @@ SOURCES = {
                 "-timecode", "01:00:10:00", "-metadata:s:v:0", "reel_name=A001C003"], Fraction(24000, 1001), 24),
     "dnxhr": (["-vf", TAGS, "-c:v", "dnxhd", "-profile:v", "dnxhr_hqx", "-pix_fmt", "yuv422p10le",
                "-timecode", "10:00:00:00"], Fraction(25), 20),
+    # DNxHR in MXF with a sound track, as Avid writes it
+    "mxf": (["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "0.8", "-c:v", "dnxhd",
+             "-profile:v", "dnxhr_hq", "-pix_fmt", "yuv422p", "-c:a", "pcm_s24le", "-timecode", "10:00:00:00"],
+            Fraction(25), 20),
     "h264": (["-vf", TAGS, "-c:v", "libx264", "-g", "12", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
               "-timecode", "02:00:00:00"], Fraction(24), 24),
 }
@@ -56,9 +60,12 @@ class DeliveryWorld(World):
             info = probe(default_storage.path(original), sequence_start=1001, sequence_rate=self.rate)
         else:
             arguments, self.rate, frames = SOURCES[kind]
-            original, sequence_start = f"plates/A001_C002_{kind}.mov", None
-            make("-f", "lavfi", "-i", f"testsrc2=size=256x144:rate={self.rate}", "-frames:v", str(frames),
-                 *arguments, default_storage.path(original))
+            suffix = ".mxf" if kind == "mxf" else ".mov"
+            original, sequence_start = f"plates/A001_C002_{kind}{suffix}", None
+            # extra inputs (a sound track) come before the output options
+            inputs = arguments[:4] if arguments[:2] == ["-f", "lavfi"] else []
+            make("-f", "lavfi", "-i", f"testsrc2=size=256x144:rate={self.rate}", *inputs, "-frames:v", str(frames),
+                 *arguments[len(inputs):], default_storage.path(original))
             info = probe(default_storage.path(original))
         self.plate.asset.delete()  # the plate's picture becomes a real camera original
         self.source_asset = MediaAsset.objects.create(

@@ -65,6 +65,24 @@ def test_a_dnxhr_delivery_keeps_its_codec_profile_and_timecode(db, tmp_path):
     assert packets(media)[0] != packets(world.source_path)[0]
 
 
+def test_an_mxf_delivery_keeps_its_sound_and_carries_its_credentials_beside_it(db, tmp_path):
+    # given DNxHR HQ in MXF with a sound track, and an approved fix of frames 3..6
+    world = DeliveryWorld(tmp_path, "mxf", first=3, last=6)
+
+    # when it is delivered
+    package = world.delivered()
+
+    # then it is MXF DNxHR HQ with the sound, the timecode and the untouched frames of the original
+    assert package.state == PackageState.READY, package.status_reason
+    media = _local(package, package.media_name)
+    made = ffmpeg.probe(media)
+    assert (made.container, made.profile, made.audio_streams, made.timecode) == ("mxf", "DNXHR HQ", 1, "10:00:00:00")
+    original, delivered = packets(world.source_path), packets(media)
+    assert delivered[:3] == original[:3] and delivered[7:] == original[7:] and delivered[3] != original[3]
+    # and, MXF being a format C2PA cannot carry, the credentials are on the still and in a sidecar manifest
+    assert package.credentials == [_named(package, ".poster.png"), _named(package, ".c2pa")]
+
+
 def test_a_long_gop_source_is_delivered_as_prores_4444_with_every_frame_in_place(db, tmp_path):
     # given an H.264 original (a keyframe every 12 frames) from 02:00:00:00, and an approved fix of 5..10
     world = DeliveryWorld(tmp_path, "h264", first=5, last=10)
