@@ -233,6 +233,8 @@ def test_a_result_shorter_than_the_approved_range_fails_the_package_with_the_rea
     assert package.state == PackageState.FAILED and "needs 6" in package.status_reason
     assert AuditEvent.objects.filter(action="delivery.failed", target_id=str(package.pk)).exists()
     assert not MediaAsset.objects.filter(version=package.version).exists()
+    package.version.refresh_from_db()
+    assert package.version.state == "failed"
 
 
 @pytest.mark.parametrize("changed", [False, True])
@@ -299,3 +301,25 @@ def test_the_credentialed_still_is_the_first_replaced_frame(db, tmp_path):
 
     # then it is frame 5, not its neighbours
     assert still == frames[1] and still != frames[0] and still != frames[2]
+
+
+def test_promotion_builds_the_package_on_the_worker_after_commit_and_ingests_its_media(
+        db, tmp_path, django_capture_on_commit_callbacks):
+    from answerprint.celery import tasks_run_here
+    from answerprint.fixes import services as fix_services
+
+    # given an approved ProRes proposal
+    world = DeliveryWorld(tmp_path, "prores")
+    proposal = world.approved_proposal()
+
+    # when it is promoted and the queued tasks run (here, eagerly) after commit
+    with tasks_run_here(), django_capture_on_commit_callbacks(execute=True):
+        delivery = fix_services.promote_to_delivery(actor=world.editor, version=proposal.version, reason="Conform")
+
+    # then the package was built and the delivery version's media went through ingest
+    package = delivery.delivery_package
+    package.refresh_from_db()
+    assert package.state == PackageState.READY, package.status_reason
+    asset = MediaAsset.objects.get(version=delivery)
+    assert asset.status == "ready", asset.status_reason
+    assert (asset.codec, asset.start_timecode, asset.frame_count) == ("prores", "01:00:10:00", 24)

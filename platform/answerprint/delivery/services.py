@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from answerprint.audit.services import record_event
 from answerprint.media import ffmpeg
-from answerprint.media.models import MediaAsset
+from answerprint.media.models import MediaAsset, Version, VersionState
 from answerprint.media.storage import local_files, local_path_of, replace_file, sequence_frames, sequence_pattern
 
 from . import conform, mhl, provenance, sidecar
@@ -118,6 +118,8 @@ def fail_package(package_id: int, reason: str) -> None:
         before = package.state
         package.state, package.status_reason, package.finished_at = PackageState.FAILED, reason, timezone.now()
         package.save(update_fields=["state", "status_reason", "finished_at"])
+        # The delivery version will get no media: it shows as failed, with the package's reason.
+        Version.objects.filter(pk=package.version_id).update(state=VersionState.FAILED)
         record_event("delivery.failed", production=package.production, target=package, actor_name="media worker",
                      actor_role="", before={"state": before}, after={"state": package.state, "reason": reason})
 
