@@ -4,9 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
 
-.PHONY: setup lock run test browser clean
+.PHONY: setup lock run test browser fonts clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed fonts
+
+# The fonts PDF reports embed (AUDIT_REPORT_FONTS): DejaVu Sans for Latin, Greek and Cyrillic,
+# Lohit for Devanagari, Droid Sans Fallback for Chinese, Japanese and Korean.
+REPORT_FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+	/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf \
+	/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+fonts:
+	@ls $(REPORT_FONTS) >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core fonts-lohit-deva fonts-droid-fallback >/dev/null) || echo "report fonts not installed: PDF reports need them (see README, Reports)"
 
 # Everything is installed from the lock file with hashes (requirements/test.lock: the app, the
 # worker and the test tools), then the project itself without dependencies. torch is locked to

@@ -205,6 +205,14 @@ AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
 C2PA_SIGNING_KEY_FILE = os.environ.get("C2PA_SIGNING_KEY_FILE", "")
 C2PA_CERTIFICATE_CHAIN_FILE = os.environ.get("C2PA_CERTIFICATE_CHAIN_FILE", "")
 C2PA_DEVELOPMENT_DIR = Path(os.environ.get("C2PA_DEVELOPMENT_DIR", VAR_DIR / "c2pa"))
+# PDF reports: TrueType fonts in fallback order, so every script a name may be written in prints
+# (Debian fonts-dejavu-core, fonts-lohit-deva, fonts-droid-fallback; `make setup` installs them).
+AUDIT_REPORT_FONTS = env_list("AUDIT_REPORT_FONTS") or [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # Latin, Greek, Cyrillic
+    "/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf",  # Devanagari
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # Chinese, Japanese, Korean
+]
+AUDIT_REPORT_BOLD_FONTS = env_list("AUDIT_REPORT_BOLD_FONTS") or ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {
         "task": "answerprint.audit.tasks.make_checkpoint",
@@ -220,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "answerprint.delivery.tasks.sweep_webhooks",
         "schedule": 15.0,
+    },
+    # Compliance's export schedules (daily, weekly, monthly): each due one is made and stored.
+    "audit-scheduled-exports": {
+        "task": "answerprint.audit.tasks.run_scheduled_exports",
+        "schedule": 300.0,
     },
 }
 
