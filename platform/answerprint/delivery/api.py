@@ -48,7 +48,8 @@ class DeliveryFileView(ProductionScopedView, APIView):
         if package.state != PackageState.READY or file_path not in {f["path"] for f in package.files}:
             raise Http404("No such file in this delivery package.")
         services.record_package_download(actor=request.user, package=package, path=file_path)
-        return media_response(request, f"{package.folder}/{file_path}", download_name=file_path.rsplit("/", 1)[-1])
+        return media_response(request, f"{package.folder}/{file_path}", production=self.production,
+                              download_name=file_path.rsplit("/", 1)[-1])
 
 
 class NotesExportView(ProductionScopedView, APIView):
