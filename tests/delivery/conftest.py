@@ -41,6 +41,12 @@ SOURCES = {
 }
 
 
+SEQUENCES = {
+    "exr": ["-vf", "format=gbrpf32le", "-c:v", "exr", "-format", "half", "-compression", "1"],  # 16-bit float
+    "dpx": ["-c:v", "dpx", "-pix_fmt", "gbrp10le"],  # 10-bit log-style DPX, as scanners write them
+}
+
+
 class DeliveryWorld(World):
     """The fixes World, with a real camera original as its plate."""
 
@@ -50,13 +56,12 @@ class DeliveryWorld(World):
         self.first, self.last = first, last
         folder = Path(default_storage.path("plates"))
         folder.mkdir(parents=True, exist_ok=True)
-        if kind == "exr":
+        if kind in SEQUENCES:
             self.rate, frames = Fraction(24), 16
-            (folder / "exr").mkdir()
+            (folder / kind).mkdir()
             make("-f", "lavfi", "-i", "testsrc2=size=256x144:rate=24", "-frames:v", str(frames),
-                 "-vf", "format=gbrpf32le", "-c:v", "exr", "-format", "half", "-compression", "1",
-                 "-start_number", "1001", str(folder / "exr" / "A001_C002.%04d.exr"))
-            original, sequence_start = "plates/exr/A001_C002.%04d.exr", 1001
+                 *SEQUENCES[kind], "-start_number", "1001", str(folder / kind / f"A001_C002.%04d.{kind}"))
+            original, sequence_start = f"plates/{kind}/A001_C002.%04d.{kind}", 1001
             info = probe(default_storage.path(original), sequence_start=1001, sequence_rate=self.rate)
         else:
             arguments, self.rate, frames = SOURCES[kind]

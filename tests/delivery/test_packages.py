@@ -123,6 +123,23 @@ def test_an_exr_delivery_keeps_the_untouched_frames_as_the_original_files_and_st
     assert read.state == "Trusted" and read.failures == []
 
 
+def test_a_dpx_delivery_keeps_the_original_files_and_the_bit_depth(db, tmp_path):
+    # given a 10-bit DPX sequence numbered from 1001, and an approved fix of frames 0..2
+    world = DeliveryWorld(tmp_path, "dpx", first=0, last=2)
+
+    # when it is delivered
+    package = world.delivered()
+
+    # then frames 1004.. are the original files, and the replaced ones are 10-bit DPX of the same size
+    assert package.state == PackageState.READY, package.status_reason
+    for number in range(1001, 1017):
+        name = f"A001_C002.{number:04d}.dpx"
+        same = open(_local(package, name), "rb").read() == default_storage.open(f"plates/dpx/{name}").read()
+        assert same == (number >= 1004), name
+    replaced = ffmpeg.probe(_local(package, package.media_name), sequence_start=1001, sequence_rate=world.rate)
+    assert (replaced.codec, replaced.pixel_format, replaced.width, replaced.packet_count) == ("dpx", "gbrp10le", 256, 16)
+
+
 def test_the_sidecar_and_the_otio_clip_name_the_shot_range_versions_and_signatures(db, tmp_path):
     # given a delivered ProRes fix of frames 5..10 of a source starting at 01:00:10:00 (23.976)
     world = DeliveryWorld(tmp_path, "prores", first=5, last=10)
