@@ -297,6 +297,7 @@ def test_a_package_file_downloads_by_permission_and_the_audit_event_names_the_ma
     assert client.get(url).status_code == 403
     page = client.get(f"/p/{world.production.code}/deliveries/").content.decode()
     assert package.manifest_sha256 in page and package.media_name in page
+    assert f"/api/productions/{world.production.code}/notes/export.fcpxml" in page
 
 
 def test_the_credentialed_still_is_the_first_replaced_frame(db, tmp_path):
