@@ -19,7 +19,8 @@ RATE = 24
 def cut_world(world, tmp_path):
     """Two shots from an imported timeline (record 01:00:00:00 and 01:00:02:00), notes and a decision."""
     shot = world.shot
-    shot.source_name, shot.source_timecode_in, shot.record_timecode_in = "A001C003", "14:02:03:04", "01:00:02:00"
+    shot.reel, shot.source_name = "A001C003", "A001C003.mov"
+    shot.source_timecode_in, shot.record_timecode_in = "14:02:03:04", "01:00:02:00"
     shot.first_frame, shot.last_frame = 0, 11
     shot.save()
     other = ShotFactory(production=world.production, name="SC010_SH020", source_name="A001C001",
@@ -136,6 +137,26 @@ def test_the_resolve_marker_edl_reads_back_as_one_event_per_marker(cut_world):
     assert "|C:ResolveColorGreen" in comments[2] and "|M:Approved: Rig / object removal" in comments[2]
 
 
+def test_a_shot_imported_with_handles_cuts_in_after_them_and_its_notes_keep_their_frames(world):
+    # given a shot imported with 8 handles: its cut in (frame 8) is source 14:02:03:04, record 01:00:02:00
+    shot = world.shot
+    shot.reel, shot.source_name, shot.handles = "A001C003", "A001C003.mov", 8
+    shot.source_timecode_in, shot.source_timecode_out = "14:02:03:04", "14:02:03:12"
+    shot.record_timecode_in, shot.record_timecode_out = "01:00:02:00", "01:00:02:08"
+    shot.first_frame, shot.last_frame = 1001, 1024
+    shot.save()
+    review.create_comment(actor=world.supervisor, version=world.plate, body="First frame of the cut", frame=8)
+
+    # when the notes are written as an EDL and read back by OpenTimelineIO
+    cut = notes_cut(world.production)
+    clip, = otio.adapters.read_from_string(notes.cmx3600(cut), "cmx_3600", rate=RATE).find_clips()
+
+    # then the event is the cut (8 frames from 14:02:03:04) and the note is on its first record frame
+    assert otio.opentime.to_timecode(clip.source_range.start_time, RATE) == "14:02:03:04"
+    assert clip.source_range.duration.value == 8
+    assert otio.opentime.to_timecode(clip.markers[0].marked_range.start_time, RATE) == "01:00:02:00"
+
+
 def test_shots_without_an_imported_timeline_follow_each_other_from_one_hour(world, tmp_path):
     # given two shots that came from no timeline
     second = ShotFactory(production=world.production, name="SC020_SH010", first_frame=0, last_frame=23)
@@ -162,7 +183,7 @@ def test_the_conform_timeline_takes_the_delivered_range_from_the_delivery(cut_wo
     # then the shot is source 0..5, delivery 6..9, source 10..11, on the same record frames
     clips = [c for c in timeline.find_clips() if c.name.startswith("SC010_SH030")]
     assert [(c.media_reference.target_url, c.source_range.duration.to_frames()) for c in clips] == [
-        ("original.mov", 6), ("SC010_SH030_v004/SC010_SH030_v004.mov", 4), ("original.mov", 2)]
+        ("A001C003.mov", 6), ("SC010_SH030_v004/SC010_SH030_v004.mov", 4), ("A001C003.mov", 2)]
     assert otio.opentime.to_timecode(clips[1].source_range.start_time, RATE) == "14:02:03:10"
 
 

@@ -56,16 +56,36 @@ class Note:
 
 @dataclass
 class ShotInCut:
-    """One shot as the editor's timeline holds it."""
+    """One shot as the editor's timeline holds it. `source_in` and `record_in` are where the
+    shot's frame 0 sits (source timecode, and record timecode had the cut started there); the
+    cut itself uses frames cut_in .. cut_in + cut_length - 1 (an imported shot has handles)."""
 
     name: str
     reel: str
     source_file: str
-    source_in: int  # frames since 00:00:00:00 of the camera source's first frame
+    source_in: int  # frames since 00:00:00:00
     frames: int
     record_in: int | None  # from an imported timeline, else placed after the previous shot
+    cut_in: int = 0
+    cut_length: int | None = None
     notes: list = field(default_factory=list)
-    delivery: dict | None = None  # {"media", "frame_in", "frame_out"} of an approved, delivered fix
+    delivery: dict | None = None  # {"media", "frame_in", "frame_out", ...} of an approved, delivered fix
+
+    def __post_init__(self):
+        if self.cut_length is None:
+            self.cut_length = self.frames - self.cut_in
+
+    @property
+    def cut_out(self) -> int:
+        return self.cut_in + self.cut_length
+
+    @property
+    def record_start(self) -> int:
+        return self.record_in + self.cut_in
+
+    @property
+    def record_end(self) -> int:
+        return self.record_in + self.cut_out
 
 
 @dataclass
@@ -92,12 +112,12 @@ def place(title: str, rate: Fraction, shots: list) -> Cut:
     """Order the shots by record timecode (imported ones), the rest one after another."""
     for shot in shots:
         shot.notes.sort(key=lambda n: (n.frame, n.status, n.text))
-    placed = sorted((s for s in shots if s.record_in is not None), key=lambda s: s.record_in)
-    cursor = placed[-1].record_in + placed[-1].frames if placed else timecode_to_frames(DEFAULT_RECORD_START, rate)
+    placed = sorted((s for s in shots if s.record_in is not None), key=lambda s: s.record_start)
+    cursor = max((s.record_end for s in placed), default=timecode_to_frames(DEFAULT_RECORD_START, rate))
     for shot in shots:
         if shot.record_in is None:
-            shot.record_in = cursor
-            cursor += shot.frames
+            shot.record_in = cursor - shot.cut_in
+            cursor += shot.cut_length
             placed.append(shot)
     return Cut(title=title, rate=rate, shots=placed)
 
@@ -120,9 +140,9 @@ def cmx3600(cut: Cut) -> str:
     lines = [f"TITLE: {_one_line(cut.title, 60)}", "FCM: NON-DROP FRAME", ""]
     for number, shot in enumerate(cut.shots, start=1):
         reel = (shot.reel or "AX")[:8].replace(" ", "_")
-        lines.append(f"{number:03d}  {reel:<8} V     C        {cut.tc(shot.source_in)} "
-                     f"{cut.tc(shot.source_in + shot.frames)} {cut.tc(shot.record_in)} "
-                     f"{cut.tc(shot.record_in + shot.frames)}")
+        lines.append(f"{number:03d}  {reel:<8} V     C        {cut.tc(shot.source_in + shot.cut_in)} "
+                     f"{cut.tc(shot.source_in + shot.cut_out)} {cut.tc(shot.record_start)} "
+                     f"{cut.tc(shot.record_end)}")
         lines.append(f"* FROM CLIP NAME:  {shot.name}")
         for note in shot.notes:
             lines.append(f"* LOC: {cut.tc(shot.record_in + note.frame)} {STATUSES[note.status].otio:<7} "
@@ -189,26 +209,27 @@ def fcpxml(cut: Cut) -> str:
     library = ET.SubElement(root, "library")
     event = ET.SubElement(library, "event", {"name": cut.title})
     project = ET.SubElement(event, "project", {"name": cut.title})
-    start = cut.shots[0].record_in if cut.shots else 0
-    end = max((s.record_in + s.frames for s in cut.shots), default=start)
+    start = cut.shots[0].record_start if cut.shots else 0
+    end = max((s.record_end for s in cut.shots), default=start)
     sequence = ET.SubElement(project, "sequence", {"format": "r1", "tcStart": _seconds(start, rate),
                                                    "tcFormat": "NDF", "duration": _seconds(end - start, rate)})
     spine = ET.SubElement(sequence, "spine")
     cursor = start
     for index, shot in enumerate(cut.shots, start=2):
-        if shot.record_in > cursor:
+        if shot.record_start > cursor:
             ET.SubElement(spine, "gap", {"name": "Gap", "offset": _seconds(cursor, rate),
-                                         "duration": _seconds(shot.record_in - cursor, rate)})
+                                         "duration": _seconds(shot.record_start - cursor, rate)})
         clip = ET.SubElement(spine, "asset-clip", {
-            "ref": f"r{index}", "name": shot.name, "offset": _seconds(shot.record_in, rate),
-            "start": _seconds(shot.source_in, rate), "duration": _seconds(shot.frames, rate), "format": "r1"})
+            "ref": f"r{index}", "name": shot.name, "offset": _seconds(shot.record_start, rate),
+            "start": _seconds(shot.source_in + shot.cut_in, rate), "duration": _seconds(shot.cut_length, rate),
+            "format": "r1"})
         for note in shot.notes:
             attributes = {"start": _seconds(shot.source_in + note.frame, rate),
                           "duration": _seconds(max(note.duration, 1), rate), "value": _marker_text(note)}
             if note.status in ("approved", "rejected", "changes_requested", "pending"):
                 attributes["completed"] = "1" if note.status == "approved" else "0"
             ET.SubElement(clip, "marker", attributes)
-        cursor = shot.record_in + shot.frames
+        cursor = shot.record_end
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE fcpxml>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -236,7 +257,7 @@ def _source_clip(shot: ShotInCut, rate: Fraction, first: int, count: int, *, wit
 
 def _timeline(cut: Cut, name: str) -> tuple[otio.schema.Timeline, otio.schema.Track]:
     timeline = otio.schema.Timeline(name=name)
-    start = cut.shots[0].record_in if cut.shots else timecode_to_frames(DEFAULT_RECORD_START, cut.rate)
+    start = cut.shots[0].record_start if cut.shots else timecode_to_frames(DEFAULT_RECORD_START, cut.rate)
     timeline.global_start_time = _rt(start, cut.rate)
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
@@ -253,9 +274,9 @@ def otio_notes(cut: Cut) -> otio.schema.Timeline:
     timeline, track = _timeline(cut, cut.title)
     cursor = timeline.global_start_time.to_frames()
     for shot in cut.shots:
-        _add_gap_to(track, cursor, shot.record_in, cut.rate)
-        track.append(_source_clip(shot, cut.rate, 0, shot.frames, with_notes=True))
-        cursor = shot.record_in + shot.frames
+        _add_gap_to(track, cursor, shot.record_start, cut.rate)
+        track.append(_source_clip(shot, cut.rate, shot.cut_in, shot.cut_length, with_notes=True))
+        cursor = shot.record_end
     return timeline
 
 
@@ -265,14 +286,16 @@ def otio_conform(cut: Cut) -> otio.schema.Timeline:
     timeline, track = _timeline(cut, f"{cut.title} (conform)")
     cursor = timeline.global_start_time.to_frames()
     for shot in cut.shots:
-        _add_gap_to(track, cursor, shot.record_in, cut.rate)
+        _add_gap_to(track, cursor, shot.record_start, cut.rate)
         fix = shot.delivery
-        if fix is None:
-            track.append(_source_clip(shot, cut.rate, 0, shot.frames, with_notes=False))
+        # The delivered frames inside the cut (a fix may reach into the handles, or lie there).
+        first = max(fix["frame_in"], shot.cut_in) if fix else shot.cut_out
+        last = min(fix["frame_out"], shot.cut_out - 1) if fix else shot.cut_out - 1
+        if first > last:
+            track.append(_source_clip(shot, cut.rate, shot.cut_in, shot.cut_length, with_notes=False))
         else:
-            first, last = fix["frame_in"], fix["frame_out"]
-            if first > 0:
-                track.append(_source_clip(shot, cut.rate, 0, first, with_notes=False))
+            if first > shot.cut_in:
+                track.append(_source_clip(shot, cut.rate, shot.cut_in, first - shot.cut_in, with_notes=False))
             delivered = otio.schema.Clip(
                 name=f"{shot.name} delivery v{fix['version']:03d}",
                 media_reference=otio.schema.ExternalReference(
@@ -283,9 +306,9 @@ def otio_conform(cut: Cut) -> otio.schema.Timeline:
             delivered.metadata["answerprint"] = {"delivery_version": fix["version"],
                                                  "manifest_sha256": fix["manifest_sha256"]}
             track.append(delivered)
-            if last + 1 < shot.frames:
-                track.append(_source_clip(shot, cut.rate, last + 1, shot.frames - last - 1, with_notes=False))
-        cursor = shot.record_in + shot.frames
+            if last + 1 < shot.cut_out:
+                track.append(_source_clip(shot, cut.rate, last + 1, shot.cut_out - last - 1, with_notes=False))
+        cursor = shot.record_end
     return timeline
 
 

@@ -64,14 +64,20 @@ def _shot_in_cut(shot, rate: Fraction) -> notes.ShotInCut:
     versions = shot.scoped_versions
     plates = [v for v in versions if v.kind == VersionKind.PLATE and hasattr(v, "asset")]
     plate_asset = plates[-1].asset if plates else None
+    # An imported shot's timecodes are those of its cut in, `handles` frames after its frame 0.
+    handles = shot.handles if shot.source_timecode_in else 0
     source_in = _frames(shot.source_timecode_in, rate)
     if source_in is None and plate_asset is not None:
         source_in = _frames(plate_asset.start_timecode, rate)
     frames = shot.frame_count or (plate_asset.frame_count if plate_asset else None) or 1
-    source_file = plate_asset.original_name if plate_asset else ""
-    reel = shot.source_name or (PurePosixPath(source_file).stem if source_file else shot.name)
-    placed = notes.ShotInCut(name=shot.name, reel=reel, source_file=source_file, source_in=source_in or 0,
-                             frames=frames, record_in=_frames(shot.record_timecode_in, rate))
+    record_in, record_out = _frames(shot.record_timecode_in, rate), _frames(shot.record_timecode_out, rate)
+    cut_length = (record_out - record_in) if record_in is not None and record_out else max(frames - 2 * handles, 1)
+    source_file = shot.source_name or (plate_asset.original_name if plate_asset else "")
+    reel = shot.reel or (PurePosixPath(source_file).stem if source_file else shot.name)
+    placed = notes.ShotInCut(name=shot.name, reel=reel, source_file=source_file,
+                             source_in=(source_in or 0) - handles, frames=frames,
+                             record_in=None if record_in is None else record_in - handles,
+                             cut_in=handles, cut_length=cut_length)
     for version in versions:
         offset = shot_frame_offset(version)
         for comment in version.live_comments:

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -209,7 +209,7 @@ def _build(package: DeliveryPackage) -> DeliveryPackage:
             media_name = f"{base_name}{Path(source_asset.original_name).suffix.lower() or '.mov'}"
         made = conform.conform(source, str(results[result_asset.original.name]), first=span.first, last=span.last,
                                output_folder=str(folder), name=media_name, timecode=span.start_timecode,
-                               reel_name=shot.source_name[:120])
+                               reel_name=(shot.reel or PurePosixPath(shot.source_name).stem)[:120])
         fix_summary = {"id": fix.pk, "kind": fix.kind, "kind_label": fix.get_kind_display(), "reason": fix.reason}
         data = sidecar.record(
             production=shot.production.code, shot=shot.name,
