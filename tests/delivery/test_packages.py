@@ -239,6 +239,21 @@ def test_an_altered_manifest_is_caught_by_the_chain(db, tmp_path):
     assert not result.ok and "C4" in result.problems[0]
 
 
+def test_a_promotion_puts_the_package_build_on_record_with_it(db, tmp_path):
+    from answerprint.outbox.models import OutboxTask
+
+    # given an approved proposal, promoted in a transaction that has not yet been followed by any task
+    world = DeliveryWorld(tmp_path, "prores")
+    proposal = world.approved_proposal()
+    from answerprint.fixes import services as fix_services
+
+    delivery = fix_services.promote_to_delivery(actor=world.editor, version=proposal.version)
+
+    # then the build is on record, waiting to be published, so the sweep can send it if the broker loses it
+    build = OutboxTask.objects.get(task_name="answerprint.delivery.tasks.build_package")
+    assert build.args == [delivery.delivery_package.pk] and build.state == "pending"
+
+
 def test_a_result_shorter_than_the_approved_range_fails_the_package_with_the_reason(db, tmp_path):
     # given an approved removal of frames 5..10 whose result holds only 3 frames
     world = DeliveryWorld(tmp_path, "prores", first=5, last=10)
@@ -334,8 +349,14 @@ def test_promotion_builds_the_package_on_the_worker_after_commit_and_ingests_its
     with tasks_run_here(), django_capture_on_commit_callbacks(execute=True):
         delivery = fix_services.promote_to_delivery(actor=world.editor, version=proposal.version, reason="Conform")
 
-    # then the package was built and the delivery version's media went through ingest
+    # then the build and the ingest were on record in the outbox (a lost task is sent again), now done
+    from answerprint.outbox.models import OutboxTask
+
     package = delivery.delivery_package
+    build = OutboxTask.objects.get(task_name="answerprint.delivery.tasks.build_package")
+    assert build.args == [package.pk] and build.state == "done"
+    assert OutboxTask.objects.filter(task_name="answerprint.media.tasks.process_asset", state="done").exists()
+    # and the package was built and the delivery version's media went through ingest
     package.refresh_from_db()
     assert package.state == PackageState.READY, package.status_reason
     asset = MediaAsset.objects.get(version=delivery)

@@ -13,7 +13,6 @@ other picture. A package that cannot be built is failed with the reason, never l
 """
 import hashlib
 import logging
-import os
 import posixpath
 import shutil
 import tempfile
@@ -28,8 +27,10 @@ from django.utils import timezone
 
 from answerprint.audit.services import record_event
 from answerprint.media import ffmpeg
+from answerprint.media import services as media_services
 from answerprint.media.models import MediaAsset, Version, VersionState
 from answerprint.media.storage import local_files, local_path_of, replace_file, sequence_frames, sequence_pattern
+from answerprint.outbox import services as outbox
 
 from . import conform, mhl, provenance, sidecar
 from .models import DeliveryPackage, PackageState
@@ -37,6 +38,7 @@ from .models import DeliveryPackage, PackageState
 log = logging.getLogger(__name__)
 
 MAX_BUILD_ATTEMPTS = 3
+BUILD_TASK = "answerprint.delivery.tasks.build_package"
 CHUNK = 4 * 1024 * 1024
 
 
@@ -67,9 +69,7 @@ def approved_range(proposal) -> ApprovedRange:
 
 
 def package_folder(delivery) -> str:
-    from answerprint.media.services import version_folder
-
-    return f"{version_folder(delivery.shot, delivery)}/package/{delivery.shot.name}_v{delivery.number:03d}"
+    return f"{media_services.version_folder(delivery.shot, delivery)}/package/{delivery.shot.name}_v{delivery.number:03d}"
 
 
 def open_package(*, actor, proposal, delivery) -> DeliveryPackage:
@@ -82,17 +82,10 @@ def open_package(*, actor, proposal, delivery) -> DeliveryPackage:
     record_event("delivery.queued", actor=actor, production=package.production, target=package, after={
         "delivery_version": delivery.pk, "frame_in": span.first, "frame_out": span.last,
         "start_timecode": span.start_timecode})
-    transaction.on_commit(partial(_enqueue_build, package.pk))
+    # On record with the promotion: the outbox sweep publishes it again if the broker loses it.
+    outbox.record_task(BUILD_TASK, [package.pk])
+    transaction.on_commit(partial(outbox.publish, BUILD_TASK, [package.pk]))
     return package
-
-
-def _enqueue_build(package_id: int) -> None:
-    from . import tasks
-
-    try:
-        tasks.build_package.delay(package_id)
-    except Exception:  # the package stays queued; retrying the build starts it again
-        log.exception("Could not enqueue the build of delivery package %s", package_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +255,6 @@ def _add_credentials(folder: Path, made, source, span, credentials, base_name) -
 def _store(package, folder: Path, made, credentialed, generation: Path, source) -> DeliveryPackage:
     """Copy the package onto media storage, then, in one transaction, mark it ready, give the
     delivery Version its media and record the event; ingest starts after commit."""
-    from answerprint.media.services import _sequence_sha256
 
     files, stored = [], []
     try:
@@ -273,7 +265,7 @@ def _store(package, folder: Path, made, credentialed, generation: Path, source) 
         manifest_sha256 = next(f["sha256"] for f in files if f["path"] == f"{mhl.MHL_FOLDER}/{generation.name}")
         if source.is_sequence:
             frame_names = [f"{package.folder}/{name}" for name in made.files]
-            media_sha256, original = _sequence_sha256(frame_names), f"{package.folder}/{made.media}"
+            media_sha256, original = media_services._sequence_sha256(frame_names), f"{package.folder}/{made.media}"
         else:
             media_sha256 = next(f["sha256"] for f in files if f["path"] == made.media)
             original = f"{package.folder}/{made.media}"
@@ -299,21 +291,13 @@ def _store(package, folder: Path, made, credentialed, generation: Path, source) 
                              "frames": made.frame_count, "copied_frames": made.copied_frames,
                              "encoded_frames": made.encoded_frames, "credentials": credentialed,
                              "files": len(files)})
-            transaction.on_commit(partial(_enqueue_ingest, asset.pk))
+            media_services.record_ingest(asset)
+            transaction.on_commit(partial(media_services.send_ingest, asset.pk))
         return locked
     except BaseException:
         for name in stored:
             default_storage.delete(name)
         raise
-
-
-def _enqueue_ingest(asset_id: int) -> None:
-    from answerprint.media import tasks as media_tasks
-
-    try:
-        media_tasks.process_asset.delay(asset_id)
-    except Exception:
-        log.exception("Could not enqueue ingest of delivery asset %s", asset_id)
 
 
 # ---------------------------------------------------------------------------------------------
