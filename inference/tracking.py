@@ -170,3 +170,26 @@ def flow_warp_only(frames: torch.Tensor, mask: torch.Tensor, flows=None, preset:
     for t in range(len(frames) - 1):
         out.append(warp(out[-1].float()[None], bwd[t])[0] >= 0.5)
     return torch.stack(out)
+
+
+def track_files(source_path, mask_path, drawn_at: int, start: int, count: int, output_dir,
+                max_side: int = 1280, params: dict | None = None, progress=None) -> dict:
+    """The worker's entry point: track the mask drawn on frame `drawn_at` of the shot (an image
+    at any size) through frames start .. start+count-1 and write it as one grey PNG per frame
+    (000000.png for frame `start`) at the working size the fix is fitted at. The drawn frame may
+    lie outside the range: the shot is then followed from it to the range.
+
+    Returns {"folder", "files", "sha256", "keyframes"}. sha256 is inference.card.tensor_hash of
+    the matte as the fix reads it back from the folder: the mask_sha256 its model card records."""
+    from .card import tensor_hash
+    from .clip import read_clip, read_masks, write_frames
+
+    first, last = min(start, drawn_at), max(start + count - 1, drawn_at)
+    work = read_clip(source_path, first, last - first + 1, max_side)
+    drawn = read_masks(mask_path, size=work.size)[0]
+    matte = track(work.frames, {drawn_at - first: drawn}, params, progress=progress)
+    wanted = matte[start - first:start - first + count]
+    files = write_frames(output_dir, wanted.float(), grey=True)
+    written = read_masks(output_dir, size=work.size, count=len(wanted))
+    return {"folder": str(output_dir), "files": files, "sha256": tensor_hash(written),
+            "keyframes": [drawn_at]}

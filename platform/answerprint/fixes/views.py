@@ -133,7 +133,17 @@ def _detail_context(request, production, membership, fix):
         "approved": bool(proposal and proposal.state == ProposalState.APPROVED),
         "model_card_json": json.dumps(proposal.model_card, indent=2, sort_keys=True) if proposal else "",
         "can_cancel": bool(job and job.is_active), "can_retry": fix.state == RequestState.FAILED,
+        "matte_frames": _matte_frames(fix),
     }
+
+
+def _matte_frames(fix, most=6):
+    """Shot frame numbers spread over the request's range at which the page shows the matte."""
+    if not (fix.matte_track or fix.mask):
+        return []
+    step = max(1, (fix.frame_count - 1) // (most - 1)) if fix.frame_count > 1 else 1
+    offsets = sorted({*range(0, fix.frame_count, step), fix.frame_count - 1})[:most]
+    return [fix.shot.first_frame + fix.frame_in + offset for offset in offsets]
 
 
 @login_required
@@ -142,6 +152,24 @@ def request_detail(request, code, request_id):
     production, membership = production_and_membership(request.user, code)
     fix = selectors.request_in(production, request_id)
     return render(request, "fixes/request_detail.html", _detail_context(request, production, membership, fix))
+
+
+@login_required
+@require_GET
+def request_matte(request, code, request_id, frame):
+    """One frame's matte (frame: the shot's frame number, e.g. 1012): the region as tracked
+    through the range once the job has tracked it, else the region as drawn, which then holds
+    on every frame."""
+    production, _ = production_and_membership(request.user, code)
+    fix = selectors.request_in(production, request_id)
+    offset = frame - fix.shot.first_frame - fix.frame_in
+    if not 0 <= offset < fix.frame_count:
+        raise Http404(f"Frame {frame} is outside this request's frames.")
+    if fix.matte_track:
+        return media_response(request, f"{fix.matte_track}/{offset:06d}.png")
+    if fix.mask:
+        return media_response(request, fix.mask.name)
+    raise Http404("This request has no mask.")
 
 
 @login_required
