@@ -6,11 +6,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.test import RequestFactory
 
 from answerprint.audit.models import AuditEvent
 from answerprint.media.ffmpeg import ffmpeg_binary
+from answerprint.media.storage import production_root
 
 
 @dataclass(frozen=True)
@@ -125,19 +127,20 @@ def upload(content, name, *, field="file"):
     return request.FILES[field]
 
 
-def put_in_storage(local_path, name):
+def put_in_storage(local_path, name, *, production):
+    """Copy a local file into the production's media folder as `name`; return `name`, as a client gives it."""
+    stored = f"{production_root(production)}/{name}"
     with open(local_path, "rb") as handle:
-        from django.core.files import File
+        default_storage.save(stored, File(handle, name=Path(name).name))
+    return name
 
-        return default_storage.save(name, File(handle, name=Path(name).name))
 
-
-def put_sequence_in_storage(pattern_path, folder, frames=12, start=SEQUENCE_START):
-    """Copy the frames of a local sequence into storage under `folder`; return the storage pattern."""
+def put_sequence_in_storage(pattern_path, folder, *, production, frames=12, start=SEQUENCE_START):
+    """Copy the frames of a local sequence into the production's media under `folder`; return the pattern."""
     pattern_path = Path(pattern_path)
     for number in range(start, start + frames):
         local = pattern_path.parent / (pattern_path.name % number)
-        put_in_storage(local, f"{folder}/{local.name}")
+        put_in_storage(local, f"{folder}/{local.name}", production=production)
     return f"{folder}/{pattern_path.name}"
 
 

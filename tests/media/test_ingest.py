@@ -41,7 +41,8 @@ def _world(kind=None, **shot_fields):
 def _bring_in(kind, source, editor, shot):
     """Upload a file, or put a sequence on storage and register it, as editorial would."""
     if kind.sequence:
-        pattern = put_sequence_in_storage(source, f"incoming/{kind.name}", frames=kind.frames)
+        pattern = put_sequence_in_storage(source, f"incoming/{kind.name}", production=shot.production,
+                                          frames=kind.frames)
         return register_media(actor=editor, shot=shot, path=pattern)
     return ingest_upload(actor=editor, shot=shot, uploaded_file=upload(source, source.name))
 
@@ -334,7 +335,7 @@ def test_ingest_works_on_storage_without_local_paths(storage_without_paths, sour
     # when a clip is uploaded and a sequence registered, and both ingested
     with django_capture_on_commit_callbacks(execute=True):
         clip = ingest_upload(actor=editor, shot=shot, uploaded_file=upload(sources.get("hevc"), "clip.mp4"))
-        pattern = put_sequence_in_storage(sources.get("png"), "incoming/png")
+        pattern = put_sequence_in_storage(sources.get("png"), "incoming/png", production=production)
         sequence = register_media(actor=editor, shot=shot, path=pattern)
 
     # then both are ready, their derived files written through the storage API
@@ -350,14 +351,15 @@ def test_registering_a_file_on_storage_hashes_it_and_leaves_it_where_it_is(sourc
     # given a clip already on media storage
     production, shot, editor = _world()
     source = sources.get("prores")
-    stored = put_in_storage(source, "vendor/delivery/A001C003.mov")
+    put_in_storage(source, "incoming/delivery/A001C003.mov", production=production)
 
     # when it is registered
-    version = register_media(actor=editor, shot=shot, path=" vendor/./delivery/A001C003.mov ", note="from vendor")
+    version = register_media(actor=editor, shot=shot, path=" incoming/./delivery/A001C003.mov ", note="from vendor")
 
     # then the version points at it, hashed by streaming
     asset = version.asset
-    assert asset.original.name == stored == "vendor/delivery/A001C003.mov"
+    stored = f"productions/{production.code}/incoming/delivery/A001C003.mov"
+    assert asset.original.name == stored
     assert asset.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
     assert asset.size_bytes == source.stat().st_size and not asset.is_sequence
     event = AuditEvent.objects.get(action="media.registered")
@@ -369,16 +371,16 @@ def test_registering_a_file_on_storage_hashes_it_and_leaves_it_where_it_is(sourc
 def test_a_sequence_is_registered_by_pattern_with_a_hash_over_its_frames(written, sources):
     # given a PNG sequence on storage, frames 1001-1012
     production, shot, editor = _world(KINDS["png"])
-    put_sequence_in_storage(sources.get("png"), "plates/sc1")
+    put_sequence_in_storage(sources.get("png"), "incoming/sc1", production=production)
 
     # when it is registered by a printf or a hash pattern
-    version = register_media(actor=editor, shot=shot, path=f"plates/sc1/{written}")
+    version = register_media(actor=editor, shot=shot, path=f"incoming/sc1/{written}")
 
     # then the asset is the printf pattern from the first frame, hashed over the frames' hashes
     asset = version.asset
-    assert asset.is_sequence and asset.original.name == "plates/sc1/frame.%04d.png"
+    assert asset.is_sequence and asset.original.name == f"productions/{production.code}/incoming/sc1/frame.%04d.png"
     assert asset.sequence_start == 1001 and asset.original_name == "frame.%04d.png"
-    frames = [default_storage.open(f"plates/sc1/frame.{n:04d}.png").read() for n in range(1001, 1013)]
+    frames = [default_storage.open(f"productions/{production.code}/incoming/sc1/frame.{n:04d}.png").read() for n in range(1001, 1013)]
     per_frame = "".join(hashlib.sha256(frame).hexdigest() + "\n" for frame in frames)
     assert asset.sha256 == hashlib.sha256(per_frame.encode()).hexdigest()
     assert asset.size_bytes == sum(len(frame) for frame in frames)
@@ -393,9 +395,9 @@ def test_a_sequence_is_registered_by_pattern_with_a_hash_over_its_frames(written
     ("/var/media/x.mov", "not absolute"),
     ("C:/footage/x.mov", "not absolute"),
     ("plates\\x.mov", "backslashes"),
-    ("", "relative to the media storage root"),
-    ("plates/missing.mov", "No file at plates/missing.mov"),
-    ("plates/none.%04d.exr", "No frames on media storage match"),
+    ("", "relative to the production's media folder"),
+    ("plates/missing.mov", "No file at plates/missing.mov in this production's media"),
+    ("plates/none.%04d.exr", "No frames in this production's media match plates/none.%04d.exr"),
     ("plates/x.%04d.%04d.exr", "exactly one frame number"),
 ])
 def test_register_refuses_paths_it_cannot_use(path, message):
@@ -412,9 +414,9 @@ def test_register_refuses_paths_it_cannot_use(path, message):
 def test_a_sequence_with_missing_frames_is_refused_naming_them(sources):
     # given a sequence with frames 1004 and 1008-1009 missing
     production, shot, editor = _world()
-    pattern = put_sequence_in_storage(sources.get("png"), "plates/gappy")
+    pattern = put_sequence_in_storage(sources.get("png"), "incoming/gappy", production=production)
     for number in (1004, 1008, 1009):
-        default_storage.delete(f"plates/gappy/frame.{number}.png")
+        default_storage.delete(f"productions/{production.code}/incoming/gappy/frame.{number}.png")
 
     # when it is registered, then the gaps are named
     with pytest.raises(ValidationError, match="frames 1004, 1008-1009 are missing"):

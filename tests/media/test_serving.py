@@ -3,19 +3,22 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import RequestFactory
 
+from answerprint.accounts.models import Production
 from answerprint.media.serving import media_response
+
+PRODUCTION = Production(code="demo")
 
 BODY = bytes(range(256)) * 40  # 10240 bytes
 
 
 @pytest.fixture
 def stored(settings):
-    return default_storage.save("serving/clip.mp4", ContentFile(BODY))
+    return default_storage.save("productions/demo/serving/clip.mp4", ContentFile(BODY))
 
 
 def _get(name, range_header=None):
     headers = {"HTTP_RANGE": range_header} if range_header else {}
-    response = media_response(RequestFactory().get("/", **headers), name)
+    response = media_response(RequestFactory().get("/", **headers), name, production=PRODUCTION)
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return response, body
 

@@ -31,7 +31,7 @@ from answerprint.accounts.models import Membership
 from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
 from answerprint.media.models import AssetStatus, MediaAsset, Shot, Version, VersionKind, VersionState
-from answerprint.media.storage import sha256_of
+from answerprint.media.storage import production_root, safe_filename, sha256_of
 
 from . import broadcast, signatures
 from .errors import Conflict, JobCancelled, JobTimedOut
@@ -1083,7 +1083,7 @@ def record_consent(*, actor, production, performer, consent_type, scope, kinds, 
                               expires_at=expires_at, recorded_by=actor)
             if document is not None:
                 stored = default_storage.save(
-                    f"productions/{production.code}/consents/{uuid.uuid4().hex}/{os.path.basename(document.name)}",
+                    f"{production_root(production)}/consents/{uuid.uuid4().hex}/{safe_filename(document.name)}",
                     document)
                 consent.document = stored
             consent.save()

@@ -259,7 +259,7 @@ def proposal_preview(request, code, proposal_id):
     proposal = selectors.proposal_in(production, proposal_id)
     if not proposal.preview:
         raise Http404("This proposal has no preview.")
-    return media_response(request, proposal.preview.name)
+    return media_response(request, proposal.preview.name, production=production)
 
 
 @login_required

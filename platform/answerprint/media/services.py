@@ -27,11 +27,10 @@ from answerprint.audit.services import record_event
 
 from . import ffmpeg
 from .models import AssetStatus, MediaAsset, Shot, ShotStatus, Version, VersionKind, VersionState
-from .storage import (check_relative_path, local_files, replace_file, sequence_frames, sequence_pattern,
-                      sha256_of)
+from .storage import (lies_in_production, local_files, path_in_production, production_root, replace_file,
+                      safe_filename, sequence_frames, sequence_pattern, sha256_of)
 from .timecode import parse_rate
-from .timeline import MAX_TIMELINE_BYTES, parse_timeline
-from .uploads import UploadRefusal, human_size
+from .uploads import UploadRefusal
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,12 @@ log = logging.getLogger(__name__)
 MAX_INGEST_ATTEMPTS = 6
 PROGRESS_SAVE_SECONDS = 1.0
 
+# What a timeline import sets on a shot (see Shot for their meaning).
+EDITORIAL_FIELDS = ("source_name", "reel", "clip_name", "source_timecode_in", "source_timecode_out",
+                    "record_timecode_in", "record_timecode_out", "handles", "time_scalar", "cdl", "editorial_notes",
+                    "timeline_id")
 _SHOT_FIELDS = ("name", "sequence", "episode", "description", "first_frame", "last_frame", "status",
-                "source_name", "source_timecode_in", "source_timecode_out", "record_timecode_in")
+                *EDITORIAL_FIELDS)
 _UPDATABLE_SHOT_FIELDS = set(_SHOT_FIELDS) - {"name"}
 
 
@@ -69,8 +72,8 @@ def _check_name_free(production, name, exclude_pk=None):
 @transaction.atomic
 def create_shot(*, actor, production, name, sequence="", episode="", first_frame=1001, last_frame=None,
                 description="", reason="", **editorial):
-    """A new shot. `editorial` may carry source_name and the timecodes of a timeline import."""
-    unknown = set(editorial) - {"source_name", "source_timecode_in", "source_timecode_out", "record_timecode_in"}
+    """A new shot. `editorial` may carry the EDITORIAL_FIELDS of a timeline import."""
+    unknown = set(editorial) - set(EDITORIAL_FIELDS)
     if unknown:
         raise ValidationError(f"Cannot set {', '.join(sorted(unknown))} on a shot.")
     name = (name or "").strip()
@@ -107,6 +110,30 @@ def update_shot(*, actor, shot, reason="", **changes):
     return shot
 
 
+def post_locator_comments(*, actor, shot):
+    """Put the shot's editor's locators that have no comment yet on its latest version, at their
+    frames, written in the name of whoever imported the timeline. A locator on a frame outside
+    the version stays on the shot only. Called by the timeline import and when a plate arrives.
+    """
+    pending = list(shot.locators.filter(comment__isnull=True).select_related("timeline__imported_by"))
+    version = shot.versions.order_by("-number").first()
+    if not pending or version is None:
+        return
+    # review builds on media, not the other way round
+    from answerprint.review.services import create_comment, frame_count
+
+    count = frame_count(version) or 0
+    for locator in pending:
+        if not 0 <= locator.frame - shot.first_frame < count:
+            continue
+        colour = f" ({locator.color})" if locator.color else ""
+        author = (locator.timeline.imported_by if locator.timeline else None) or actor
+        comment = create_comment(actor=author, version=version, frame=locator.frame - shot.first_frame,
+                                 body=f"Editor's locator{colour} at {locator.timecode}: {locator.text}").obj
+        locator.comment = comment
+        locator.save(update_fields=["comment"])
+
+
 # ---------------------------------------------------------------------------------------------
 # New versions: upload and register
 
@@ -119,19 +146,6 @@ def _next_version(shot, actor, note):
 
 def version_folder(shot, version):
     return f"productions/{shot.production.code}/shots/{shot.name}/v{version.number:03d}"
-
-
-def safe_filename(name):
-    """An uploaded file's name as a storage name: no folders, only letters, digits, '-', '_', '.'."""
-    base = posixpath.basename((name or "").replace("\\", "/"))
-    stem, extension = os.path.splitext(base)
-
-    def clean(text):
-        return re.sub(r"(?u)[^-\w.]", "", text.strip().replace(" ", "_"))
-
-    stem = clean(stem).strip("._")[:150] or "original"
-    extension = clean(extension)[:12]
-    return stem + (extension if len(extension) > 1 else "")
 
 
 def _locked_shot(shot):
@@ -192,6 +206,7 @@ def ingest_upload(*, actor, shot, uploaded_file, note=""):
                 "shot": shot.name, "version": version.number, "file": original_name, "stored_as": stored,
                 "sha256": sha256, "size_bytes": size, "note": version.note,
             })
+            post_locator_comments(actor=actor, shot=shot)
             _enqueue_on_commit(asset)
     except BaseException:
         if stored is not None:
@@ -230,13 +245,15 @@ def _describe_gaps(numbers):
     return text + more
 
 
-def _inspect_sequence(path, pattern, regex):
-    frames = sequence_frames(pattern, regex)
+def _inspect_sequence(production, given, pattern, regex):
+    # A frame that is a link out of the production counts as absent, so the answer is the same
+    # whether or not something exists where it points.
+    frames = [(number, name) for number, name in sequence_frames(pattern, regex) if lies_in_production(production, name)]
     if not frames:
-        raise ValidationError({"path": f"No frames on media storage match {path}."})
+        raise ValidationError({"path": f"No frames in this production's media match {given}."})
     numbers = [number for number, _ in frames]
     if len(set(numbers)) != len(numbers):
-        raise ValidationError({"path": f"{path} matches two files with the same frame number (padding differs)."})
+        raise ValidationError({"path": f"{given} matches two files with the same frame number (padding differs)."})
     if numbers[-1] - numbers[0] + 1 != len(numbers):
         raise ValidationError({"path": f"The sequence has gaps: frames {_describe_gaps(numbers)} are missing."})
     names = [name for _, name in frames]
@@ -247,27 +264,32 @@ def _inspect_sequence(path, pattern, regex):
     }
 
 
-def _inspect_file(path):
-    if not default_storage.exists(path):
-        raise ValidationError({"path": f"No file at {path} on media storage."})
+def _inspect_file(production, given, name):
+    if not lies_in_production(production, name) or not default_storage.exists(name):
+        raise ValidationError({"path": f"No file at {given} in this production's media."})
     try:
-        sha256 = sha256_of(path)
+        sha256 = sha256_of(name)
     except IsADirectoryError:
-        raise ValidationError({"path": f"{path} is a folder: give a file, or a sequence as frame.%04d.exr."}) from None
-    return {"original": path, "original_name": posixpath.basename(path), "is_sequence": False,
-            "sequence_start": None, "size_bytes": default_storage.size(path), "sha256": sha256}
+        raise ValidationError({"path": f"{given} is a folder: give a file, or a sequence as frame.%04d.exr."}) from None
+    return {"original": name, "original_name": posixpath.basename(name), "is_sequence": False,
+            "sequence_start": None, "size_bytes": default_storage.size(name), "sha256": sha256}
 
 
 def register_media(*, actor, shot, path, note=""):
-    """Make a file already on media storage (or an image sequence there) a new plate version.
+    """Make a file already in the production's media (or an image sequence there) a new plate version.
 
-    `path` is relative to the storage root. A sequence is given as a printf pattern
-    ("plates/x/frame.%04d.exr") or with hashes ("plates/x/frame.####.exr"); it must be complete
-    (no missing frame numbers). The file is left where it is and hashed by streaming it.
+    `path` is relative to the production's media folder (`productions/<code>/` on storage; a
+    vendor's delivery lands in its `incoming/`), and nothing outside that folder can be named:
+    another production's path, a way up or a link out are all answered as "no file there". A
+    sequence is given as a printf pattern ("incoming/x/frame.%04d.exr") or with hashes
+    ("incoming/x/frame.####.exr"); it must be complete (no missing frame numbers). The file is
+    left where it is and hashed by streaming it.
     """
-    path = check_relative_path(path)
-    sequence = sequence_pattern(path)
-    found = _inspect_sequence(path, *sequence) if sequence else _inspect_file(path)
+    production = shot.production
+    name = path_in_production(production, path)
+    given = name.removeprefix(production_root(production) + "/")
+    sequence = sequence_pattern(name)
+    found = _inspect_sequence(production, given, *sequence) if sequence else _inspect_file(production, given, name)
     with transaction.atomic():
         shot = _locked_shot(shot)
         version = _next_version(shot, actor, note)
@@ -280,6 +302,7 @@ def register_media(*, actor, shot, path, note=""):
         if found["is_sequence"]:
             after.update(frames=found["frames"], first_frame=found["first"], last_frame=found["last"])
         record_event("media.registered", actor=actor, production=shot.production, target=asset, after=after)
+        post_locator_comments(actor=actor, shot=shot)
         _enqueue_on_commit(asset)
     return version
 
@@ -367,15 +390,20 @@ def _sequence_rate(production):
 def _source_names(asset):
     """The stored names ffmpeg must read: the file, or every frame of the sequence."""
     name = asset.original.name
+    production = asset.version.shot.production
     if not asset.is_sequence:
         if not name or not default_storage.exists(name):
             raise ffmpeg.MediaError("missing", "The original is missing from media storage.")
-        return [name]
-    pattern, regex = sequence_pattern(name)
-    frames = sequence_frames(pattern, regex)
-    if not frames:
-        raise ffmpeg.MediaError("missing", "The original frames are missing from media storage.")
-    return [stored for _, stored in frames]
+        names = [name]
+    else:
+        pattern, regex = sequence_pattern(name)
+        names = [stored for _, stored in sequence_frames(pattern, regex)]
+        if not names:
+            raise ffmpeg.MediaError("missing", "The original frames are missing from media storage.")
+    # Checked again here, not only when registered: a file may have been replaced by a link since.
+    if not all(lies_in_production(production, stored) for stored in names):
+        raise ffmpeg.MediaError("outside", "The original is not in this production's media.")
+    return names
 
 
 def _derive_all(asset, report):
@@ -552,82 +580,3 @@ def record_upload_refused(*, actor, production, refusal, shot=None):
     return record_event("media.upload_refused", actor=actor, production=production,
                         target=shot if shot is not None else production, after=refusal.as_audit(),
                         reason=refusal.message)
-
-
-# ---------------------------------------------------------------------------------------------
-# Timelines
-
-def _timeline_rate(production, fps):
-    if fps is None or fps == "":
-        return parse_rate((production.fps_num, production.fps_den))
-    try:
-        return parse_rate(fps)
-    except (ValueError, ZeroDivisionError, TypeError):
-        raise ValidationError({"fps": f"{fps!r} is not a frame rate like 24 or 24000/1001."}) from None
-
-
-@transaction.atomic
-def import_timeline(*, actor, production, uploaded_file, fps=None):
-    """Create or update the production's shots from an .otio or .edl timeline.
-
-    Each usable clip becomes a shot named from the clip (or from a locator/comment that reads
-    like a shot name), frames first_frame..first_frame+duration-1 (1001 for a new shot), with
-    the source's name and timecodes and the record timecode in. All or nothing: a file that
-    cannot be read raises ValidationError and changes nothing.
-    """
-    rate = _timeline_rate(production, fps)
-    if (getattr(uploaded_file, "size", 0) or 0) > MAX_TIMELINE_BYTES:
-        raise ValidationError({"file": f"A timeline may be at most {human_size(MAX_TIMELINE_BYTES)}."})
-    data = uploaded_file.read()
-    file_name = posixpath.basename(getattr(uploaded_file, "name", "") or "")
-    parsed = parse_timeline(data, file_name, rate)
-    if not parsed.clips:
-        raise ValidationError({"file": f"{file_name or 'The timeline'} holds no clips that could be shots."})
-    reason = f"Timeline import of {file_name or 'a timeline'}"
-    summary = {"created": 0, "updated": 0, "skipped": 0, "format": parsed.format,
-               "rate": f"{parsed.rate.numerator}/{parsed.rate.denominator}", "shots": [],
-               "messages": list(parsed.skipped)}
-    summary["skipped"] = len(parsed.skipped)
-    existing = {shot.name.lower(): shot for shot in Shot.objects.select_for_update().filter(production=production)}
-    seen = {}
-    for clip in parsed.clips:
-        if not clip.name:
-            summary["skipped"] += 1
-            summary["messages"].append(f"Event {clip.event} ({clip.clip_name}) has no name usable as a shot name.")
-            continue
-        key = clip.name.lower()
-        if key in seen:
-            summary["skipped"] += 1
-            summary["messages"].append(f"{clip.name} appears again at event {clip.event} (record "
-                                       f"{clip.record_timecode_in}); kept event {seen[key]}.")
-            continue
-        seen[key] = clip.event
-        editorial = {"source_name": clip.source_name, "source_timecode_in": clip.source_timecode_in,
-                     "source_timecode_out": clip.source_timecode_out, "record_timecode_in": clip.record_timecode_in}
-        shot = existing.get(key)
-        if shot is None:
-            shot = create_shot(actor=actor, production=production, name=clip.name, first_frame=1001,
-                               last_frame=1001 + clip.duration - 1, reason=reason, **editorial)
-            existing[key] = shot
-            action = "created"
-        else:
-            changes = {**editorial, "last_frame": shot.first_frame + clip.duration - 1}
-            changed = {k: v for k, v in changes.items() if getattr(shot, k) != v}
-            if not changed:
-                summary["skipped"] += 1
-                summary["messages"].append(f"{shot.name} is unchanged.")
-                summary["shots"].append({"name": shot.name, "action": "unchanged", "event": clip.event})
-                continue
-            shot = update_shot(actor=actor, shot=shot, reason=reason, **changed)
-            action = "updated"
-        summary[action] += 1
-        summary["shots"].append({
-            "name": shot.name, "action": action, "event": clip.event, "named_from": clip.name_from,
-            "first_frame": shot.first_frame, "last_frame": shot.last_frame, **editorial,
-        })
-    record_event("timeline.imported", actor=actor, production=production, target=production, after={
-        "file": file_name, "format": parsed.format, "timeline": parsed.name, "rate": summary["rate"],
-        "sha256": hashlib.sha256(data).hexdigest(), "created": summary["created"], "updated": summary["updated"],
-        "skipped": summary["skipped"],
-    })
-    return summary

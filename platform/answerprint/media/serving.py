@@ -6,7 +6,9 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+
+from .storage import lies_in_production
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CHUNK = 256 * 1024
@@ -47,7 +49,15 @@ def _read_span(handle, start, end):
         handle.close()
 
 
-def media_response(request, name, *, download_name=None, storage=default_storage):
+def media_response(request, name, *, production, download_name=None, storage=default_storage):
+    """Answer with the stored file `name`, which must be `production`'s own.
+
+    The permission check that came before was about the production; this makes sure the file
+    is that production's too, so an asset pointing elsewhere (or a file since replaced by a link
+    out) serves nothing.
+    """
+    if not lies_in_production(production, name, storage):
+        raise Http404("No such media.")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     disposition = None
     if download_name:

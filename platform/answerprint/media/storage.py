@@ -6,6 +6,7 @@ the file is copied to a temporary folder first and the copy removed afterwards. 
 are always written back through the storage API, so both kinds of storage work the same way.
 """
 import hashlib
+import os
 import posixpath
 import re
 import shutil
@@ -90,25 +91,71 @@ def sha256_of(name, storage=None):
     return digest.hexdigest()
 
 
-def check_relative_path(path):
-    """A storage path as a client may give it: relative, inside the storage root, POSIX.
+def production_root(production) -> str:
+    """The storage folder that holds everything of one production, and nothing of another."""
+    return f"productions/{production.code}"
 
-    Returns the normalised path; raises ValidationError for anything that could leave the root.
+
+def safe_filename(name: str | None) -> str:
+    """A client's file name as a storage name: no folders, only letters, digits, '-', '_', '.'."""
+    base = posixpath.basename((name or "").replace("\\", "/"))
+    stem, extension = os.path.splitext(base)
+
+    def clean(text):
+        return re.sub(r"(?u)[^-\w.]", "", text.strip().replace(" ", "_"))
+
+    stem = clean(stem).strip("._")[:150] or "original"
+    extension = clean(extension)[:12]
+    return stem + (extension if len(extension) > 1 else "")
+
+
+def check_relative_path(path: str | None) -> str:
+    """A storage path as a client may give it: relative, with no way up, POSIX.
+
+    Returns the normalised path; raises ValidationError for anything that could leave the folder
+    it is taken relative to.
     """
     path = (path or "").strip()
     if not path:
-        raise ValidationError({"path": "Give a path relative to the media storage root."})
+        raise ValidationError({"path": "Give a path relative to the production's media folder."})
     if "\x00" in path or "\\" in path:
         raise ValidationError({"path": "The path may not contain backslashes or NUL characters."})
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise ValidationError({"path": "The path must be relative to the media storage root, not absolute."})
+        raise ValidationError({"path": "The path must be relative to the production's media folder, not absolute."})
     parts = path.split("/")
     if ".." in parts:
-        raise ValidationError({"path": "The path may not contain '..': it must stay inside media storage."})
+        raise ValidationError({"path": "The path may not contain '..': it must stay inside the production's media."})
     normalised = "/".join(part for part in parts if part not in ("", "."))
     if not normalised:
-        raise ValidationError({"path": "Give a path relative to the media storage root."})
+        raise ValidationError({"path": "Give a path relative to the production's media folder."})
     return normalised
+
+
+def path_in_production(production, path: str | None) -> str:
+    """The storage name of a client's `path`, taken relative to the production's own folder.
+
+    The client cannot name anything outside it: the path is checked for ways up and then put
+    under the production's root, so another production's path simply does not exist here.
+    """
+    return f"{production_root(production)}/{check_relative_path(path)}"
+
+
+def lies_in_production(production, name: str, storage=None) -> bool:
+    """True when the stored file `name` is the production's own, symbolic links followed.
+
+    Object storage has no links: there the name's prefix is the boundary. On a file system a
+    link inside the production's folder could point at another production's media, so the real
+    location is compared with the real location of the production's folder.
+    """
+    storage = storage or default_storage
+    root = production_root(production)
+    if not name.startswith(root + "/") or ".." in name.split("/"):
+        return False
+    local_root = local_path_of(root, storage)
+    if local_root is None:
+        return True
+    real_root = Path(os.path.realpath(local_root))
+    return Path(os.path.realpath(local_path_of(name, storage))).is_relative_to(real_root)
 
 
 def sequence_pattern(path):

@@ -20,6 +20,7 @@ from answerprint.accounts.services import add_member, create_production
 from answerprint.audit.services import record_event
 from answerprint.media import demo_footage, services
 from answerprint.media.models import AssetStatus, MediaAsset, Shot
+from answerprint.media.storage import production_root
 
 PRODUCTION_CODE = "demo"
 PRODUCTION_TITLE = "The Answer Print — demo"
@@ -161,11 +162,11 @@ def _ingest(editor, shot, generated, folder):
 
 
 def _deliver_sequence(shot, generated, folder):
-    """Copy an image sequence into media storage, where a vendor's delivery would land; return its pattern."""
-    incoming = f"productions/{shot.production.code}/incoming/{shot.name}"
-    pattern = posixpath.join(incoming, posixpath.basename(generated.path))
+    """Copy an image sequence into the production's incoming folder, where a vendor's delivery
+    would land; return its pattern relative to the production's media folder, as register takes it."""
+    pattern = posixpath.join("incoming", shot.name, posixpath.basename(generated.path))
     for number in range(generated.first_frame, generated.last_frame + 1):
-        name = pattern % number
+        name = f"{production_root(shot.production)}/{pattern % number}"
         # A copy left by a run that stopped before registering: replace it, never keep a renamed twin.
         if default_storage.exists(name):
             default_storage.delete(name)
