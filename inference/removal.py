@@ -31,6 +31,7 @@ from .device import autocast, warm_cosine
 from .errors import MaskError
 from .flow import complete, fb_error, inside, pair_flows, sample, warp
 from .params import Params
+from .removal_qc import removal_qc
 
 METHOD = "flow-propagation+internal-cnn"
 VERSION = "1.0"
@@ -273,6 +274,7 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
     t_count, h, w = hole.shape
     margins = sorted({params.flow_margin, *MARGINS})
     errors = np.zeros((len(margins), len(BLENDS)))
+    telea_error = 0.0  # the classical tool on the same copies: what the QC verdict compares against
     counted = 0
     for _ in range(trials * 8):
         if counted >= trials:
@@ -296,6 +298,7 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
         if judged.sum() < 20:
             continue
         truth, median = frames[judged], by_median[judged]
+        telea_error += float(((fill_telea(pasted, union)[judged] - truth) ** 2).mean())
         for i, fill in enumerate(fills):
             for j, b in enumerate(BLENDS):
                 errors[i, j] += float(((b * fill[judged] + (1 - b) * median - truth) ** 2).mean())
@@ -305,6 +308,8 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
     i, j = np.unravel_index(int(np.argmin(errors)), errors.shape)
     trial = {f"margin {m:g}": {f"flow {b:g}": round(e / counted, 7) for b, e in zip(BLENDS, row)}
              for m, row in zip(margins, errors)}
+    trial["chosen"] = round(float(errors[i, j]) / counted, 7)
+    trial["telea"] = round(telea_error / counted, 7)
     return margins[i], BLENDS[j], trial
 
 
@@ -542,8 +547,22 @@ def fit(clip, params: RemovalParams, *, mask=None, device=None, rng=None, progre
         info["network_parameters"] = sum(p.numel() for p in net.parameters())
     if params.smooth and gap.any():
         filled = smooth_along_flow(filled, gap, motion)
+    trials = info.get("trials") or {}
+    info["qc"] = removal_qc(trials.get("chosen"), trials.get("telea"), _warp_ratio(filled, frames, raw))
     report(1.0, "done")
     return RemovalModel(filled, hole, info)
+
+
+def _warp_ratio(result: torch.Tensor, source: torch.Tensor, flows) -> float | None:
+    """The result's warp error over the source's, both along the source's consistent flow."""
+    from .metrics import warp_error
+
+    fwd, bwd = flows
+    if len(fwd) == 0:
+        return None
+    valid = torch.stack([fb_error(fwd[t], bwd[t]) <= 1.0 for t in range(len(fwd))])
+    before = warp_error(source, (fwd, valid))
+    return warp_error(result, (fwd, valid)) / before if before > 0 else None
 
 
 def propagation_only(frames: torch.Tensor, mask, params: dict | None = None) -> torch.Tensor:
