@@ -18,7 +18,8 @@ def _matte_url(world, fix, frame):
 
 
 def _png(response) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(b"".join(response.streaming_content))))
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return np.asarray(Image.open(io.BytesIO(body)))
 
 
 def test_before_the_job_runs_the_matte_of_every_frame_is_the_region_as_drawn(client, real_world):
@@ -68,3 +69,15 @@ def test_a_member_of_another_production_cannot_read_a_matte(client, real_world):
     outsider = member(ProductionFactory(code="elsewhere"), "supervisor")
     client.force_login(outsider)
     assert client.get(_matte_url(world, fix, world.shot.first_frame + 2)).status_code == 404
+
+
+def test_the_request_page_shows_the_matte_across_the_range_and_says_it_will_be_tracked(client, world):
+    # given a queued removal of frames 0..11
+    fix = world.removal(frame_in=0, frame_out=11)
+    client.force_login(world.supervisor)
+    # when its page is opened
+    page = client.get(f"/p/{world.production.code}/fixes/{fix.pk}/").content.decode()
+    # then the matte is shown at the first and the last frame of the range, by shot frame number
+    first = world.shot.first_frame
+    assert _matte_url(world, fix, first) in page and _matte_url(world, fix, first + 11) in page
+    assert "will be tracked through the range" in page

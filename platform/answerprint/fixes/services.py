@@ -521,7 +521,8 @@ def record_matte_track(job_id, *, files, sha256, keyframes):
     proposal names the same hash as the mask it was given. keyframes: the frames the region was
     drawn on (0 = the shot's first frame). A job delivered again replaces the
     track it made before. Raises JobCancelled when the job stopped running meanwhile."""
-    folder = f"fixes/mattes/{uuid.uuid4().hex}"
+    production = Job.objects.select_related("request__production").get(pk=job_id).request.production
+    folder = f"{production_root(production)}/fixes/mattes/{uuid.uuid4().hex}"
     for index, path in enumerate(files):
         with open(path, "rb") as stream:
             default_storage.save(f"{folder}/{index:06d}.png", File(stream))

@@ -7,7 +7,7 @@ from datetime import datetime, timezone as dt_timezone
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,7 +22,7 @@ from answerprint.review.models import Annotation
 from . import inputs, selectors, services
 from .errors import Conflict
 from .kinds import KINDS, ConsentType
-from .masks import MASK_SHAPES
+from .masks import MASK_SHAPES, render_mask_png
 from .models import Guild, JobState, Meaning, Origin, Outcome, ProposalState, RequestState, SignerCapacity
 from .policy import needs_consent, policy_for
 from .signatures import proposal_record_hash
@@ -141,8 +141,8 @@ def _matte_frames(fix, most=6):
     """Shot frame numbers spread over the request's range at which the page shows the matte."""
     if not (fix.matte_track or fix.mask):
         return []
-    step = max(1, (fix.frame_count - 1) // (most - 1)) if fix.frame_count > 1 else 1
-    offsets = sorted({*range(0, fix.frame_count, step), fix.frame_count - 1})[:most]
+    last = fix.frame_count - 1
+    offsets = sorted({round(i * last / (most - 1)) for i in range(most)})
     return [fix.shot.first_frame + fix.frame_in + offset for offset in offsets]
 
 
@@ -166,9 +166,10 @@ def request_matte(request, code, request_id, frame):
     if not 0 <= offset < fix.frame_count:
         raise Http404(f"Frame {frame} is outside this request's frames.")
     if fix.matte_track:
-        return media_response(request, f"{fix.matte_track}/{offset:06d}.png")
-    if fix.mask:
-        return media_response(request, fix.mask.name)
+        return media_response(request, f"{fix.matte_track}/{offset:06d}.png", production=production)
+    if fix.mask_shape:
+        asset = fix.source_version.asset
+        return HttpResponse(render_mask_png(fix.mask_shape, asset.width, asset.height), content_type="image/png")
     raise Http404("This request has no mask.")
 
 
