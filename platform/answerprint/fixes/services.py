@@ -777,16 +777,20 @@ def _manifestation(decision):
     return {"printed_name": decision.printed_name, "signed_at": decision.signed_at, "meaning": decision.meaning,
             "outcome": decision.outcome, "role": decision.role, "record_hash": decision.record_hash,
             "signature_hash": decision.signature_hash, "media_sha256": decision.media_sha256,
-            "model_card_sha256": decision.model_card_sha256, "manifestation": decision.manifestation}
+            "model_card_sha256": decision.model_card_sha256, "manifestation": decision.manifestation,
+            "acknowledged_warning": decision.acknowledged_warning}
 
 
-def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_factor="", reason=""):
+def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_factor="", reason="",
+                     acknowledge_warning=False):
     """Sign a proposal. The signer re-enters their password (and second factor), states the
     meaning, and names the record they saw (`record_hash`); the signature binds to that record.
 
     Counts as a recommendation or an approval as the production's policy says; the proposal is
     approved once the quorum is met. A second person settling it at the same moment gets a
-    Conflict; a consent that no longer covers the request refuses the approval.
+    Conflict; a consent that no longer covers the request refuses the approval. A proposal its own
+    quality check does not recommend is signed only with `acknowledge_warning`: the warning the
+    signer saw is then sealed into the signature and recorded in the audit event.
     """
     production = proposal.request.production
     _require(actor, production, "decide")
@@ -807,7 +811,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
     stored_sha256 = _stored_media_sha256(proposal)  # outside the lock: the bytes do not change
     try:
         return _sign(actor=actor, proposal=proposal, meaning=meaning, record_hash=record_hash, reason=reason,
-                     stored_sha256=stored_sha256)
+                     stored_sha256=stored_sha256, acknowledge_warning=acknowledge_warning)
     except ValidationError as error:
         if getattr(error, "code", None) == "consent_required" or "consent" in getattr(error, "error_dict", {}):
             _audit_alone("proposal.approval_refused", actor=actor, production=production, target=proposal,
@@ -815,7 +819,18 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
         raise
 
 
-def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256):
+def _acknowledged_warning(proposal, acknowledge_warning):
+    """The warning text the signer confirms, or "" when the proposal's check raised none."""
+    quality = proposal.quality
+    if not quality.needs_acknowledgement:
+        return ""
+    if not acknowledge_warning:
+        raise ValidationError({"acknowledge_warning": f"{quality.summary} Confirm that you saw this warning to sign; "
+                                                      "nothing was signed."})
+    return quality.summary
+
+
+def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, acknowledge_warning=False):
     with transaction.atomic():
         proposal = _locked_proposal(proposal)
         fix = proposal.request
@@ -837,13 +852,14 @@ def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256):
                                                f"{': ' + asset.status_reason if asset.status_reason else ''}); "
                                                f"sign it once it can be seen."})
         _check_consent_still_holds(proposal, actor=actor, action="Approval")
+        warning = _acknowledged_warning(proposal, acknowledge_warning)
         policy = policy_for(fix.production)
         decisions = list(proposal.decisions.all())
         counts_as = what_signature_counts_as(policy=policy, role=membership.role, meaning=meaning, user=actor,
                                              request=fix, decisions=decisions)
         decision = Decision(proposal=proposal, outcome=Outcome.APPROVE, meaning=meaning, counts_as=counts_as,
                             signer=actor, printed_name=actor.printed_name, role=membership.role,
-                            signed_at=timezone.now(), reason=reason, **hashes)
+                            signed_at=timezone.now(), reason=reason, acknowledged_warning=warning, **hashes)
         decision.signature_hash = signatures.signature_hash(decision)
         now_standing = standing(policy, decisions + [decision])
         decision.final = now_standing.approved
@@ -926,11 +942,12 @@ def request_changes(*, actor, proposal, reason, follow_up=None):
 
 
 def decide_proposal(*, actor, proposal, outcome, meaning="", password="", second_factor="", record_hash="",
-                    reason="", follow_up=None, origin=Origin.UI):
+                    reason="", follow_up=None, origin=Origin.UI, acknowledge_warning=False):
     """One entry for pages, the API and the room: approve (a signature), reject or request changes."""
     if outcome == Outcome.APPROVE:
         return approve_proposal(actor=actor, proposal=proposal, password=password, meaning=meaning,
-                                record_hash=record_hash, second_factor=second_factor, reason=reason)
+                                record_hash=record_hash, second_factor=second_factor, reason=reason,
+                                acknowledge_warning=acknowledge_warning)
     if outcome == Outcome.REJECT:
         return reject_proposal(actor=actor, proposal=proposal, reason=reason)
     if outcome == Outcome.REQUEST_CHANGES:

@@ -219,7 +219,8 @@ def proposal_decide(request, code, proposal_id):
         decision = services.decide_proposal(
             actor=request.user, proposal=proposal, outcome=data.get("outcome", ""), meaning=data.get("meaning", ""),
             password=data.get("password", ""), second_factor=data.get("second_factor", ""),
-            record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up)
+            record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up,
+            acknowledge_warning=data.get("acknowledge_warning") == "1")
     except json.JSONDecodeError:
         messages.error(request, "Follow-up parameters must be JSON, for example {\"grow\": 8}.")
     except Conflict as error:

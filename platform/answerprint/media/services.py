@@ -110,7 +110,7 @@ def update_shot(*, actor, shot, reason="", **changes):
     return shot
 
 
-def post_locator_comments(*, actor, shot):
+def post_locator_comments(*, actor, shot: Shot) -> None:
     """Put the shot's editor's locators that have no comment yet on its latest version, at their
     frames, written in the name of whoever imported the timeline. A locator on a frame outside
     the version stays on the shot only. Called by the timeline import and when a plate arrives.
