@@ -31,7 +31,7 @@ from .device import autocast, warm_cosine
 from .errors import MaskError
 from .flow import complete, fb_error, inside, pair_flows, sample, warp
 from .params import Params
-from .removal_qc import removal_qc
+from .removal_qc import removal_estimate
 
 METHOD = "flow-propagation+internal-cnn"
 VERSION = "1.0"
@@ -274,7 +274,8 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
     t_count, h, w = hole.shape
     margins = sorted({params.flow_margin, *MARGINS})
     errors = np.zeros((len(margins), len(BLENDS)))
-    telea_error = 0.0  # the classical tool on the same copies: what the QC verdict compares against
+    # the classical tool and the source left alone on the same copies: what the QC compares against
+    telea_error = source_error = 0.0
     counted = 0
     for _ in range(trials * 8):
         if counted >= trials:
@@ -299,6 +300,7 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
             continue
         truth, median = frames[judged], by_median[judged]
         telea_error += float(((fill_telea(pasted, union)[judged] - truth) ** 2).mean())
+        source_error += float(((pasted[judged] - truth) ** 2).mean())
         for i, fill in enumerate(fills):
             for j, b in enumerate(BLENDS):
                 errors[i, j] += float(((b * fill[judged] + (1 - b) * median - truth) ** 2).mean())
@@ -310,6 +312,7 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
              for m, row in zip(margins, errors)}
     trial["chosen"] = round(float(errors[i, j]) / counted, 7)
     trial["telea"] = round(telea_error / counted, 7)
+    trial["source"] = round(source_error / counted, 7)
     return margins[i], BLENDS[j], trial
 
 
@@ -487,8 +490,9 @@ class RemovalModel:
     """The fitted removal: the filled frames at the working size. apply() returns them, or puts
     them, scaled up, into a larger frame's hole (the rest of that frame stays untouched)."""
 
-    def __init__(self, filled: torch.Tensor, hole: torch.Tensor, info: dict):
+    def __init__(self, filled: torch.Tensor, hole: torch.Tensor, info: dict, estimate=None):
         self.filled, self.hole, self.info = filled, hole, info
+        self.estimate = estimate  # inference.qc.Estimate: the fill's error on copies of the hole
 
     def apply(self, index: int, frame: torch.Tensor, plate=None):
         if frame.shape[:2] == self.filled.shape[1:3]:
@@ -547,22 +551,8 @@ def fit(clip, params: RemovalParams, *, mask=None, device=None, rng=None, progre
         info["network_parameters"] = sum(p.numel() for p in net.parameters())
     if params.smooth and gap.any():
         filled = smooth_along_flow(filled, gap, motion)
-    trials = info.get("trials") or {}
-    info["qc"] = removal_qc(trials.get("chosen"), trials.get("telea"), _warp_ratio(filled, frames, raw))
     report(1.0, "done")
-    return RemovalModel(filled, hole, info)
-
-
-def _warp_ratio(result: torch.Tensor, source: torch.Tensor, flows) -> float | None:
-    """The result's warp error over the source's, both along the source's consistent flow."""
-    from .metrics import warp_error
-
-    fwd, bwd = flows
-    if len(fwd) == 0:
-        return None
-    valid = torch.stack([fb_error(fwd[t], bwd[t]) <= 1.0 for t in range(len(fwd))])
-    before = warp_error(source, (fwd, valid))
-    return warp_error(result, (fwd, valid)) / before if before > 0 else None
+    return RemovalModel(filled, hole, info, removal_estimate(info.get("trials")))
 
 
 def propagation_only(frames: torch.Tensor, mask, params: dict | None = None) -> torch.Tensor:

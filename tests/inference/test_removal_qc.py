@@ -1,31 +1,41 @@
+from inference import qc
 from inference.api import propose
-from inference.removal_qc import removal_qc
+from inference.removal_qc import removal_estimate
 from tests.inference.conftest import FAST
 
-
-def test_a_fill_clearly_better_than_telea_and_steady_is_recommended():
-    qc = removal_qc(fill_mse=1e-4, telea_mse=1e-3, warp_ratio=1.1)
-    assert qc["verdict"] == "recommended" and "10.0 dB better than Telea" in qc["summary"]
-    fill = qc["metrics"][0]
-    assert fill["value"] == 40.0 and fill["source_value"] == 30.0 and fill["lower_is_better"] is False
+STEADY = {"warp_error": 0.010, "source_warp_error": 0.010}
 
 
-def test_a_fill_worse_than_telea_or_a_boiling_one_is_not_recommended():
-    assert removal_qc(fill_mse=2e-3, telea_mse=1e-3, warp_ratio=1.0)["verdict"] == "not_recommended"
-    assert removal_qc(fill_mse=1e-4, telea_mse=1e-3, warp_ratio=3.0)["verdict"] == "not_recommended"
-
-
-def test_a_fill_barely_better_than_telea_or_untested_asks_for_a_close_review():
-    assert removal_qc(fill_mse=0.9e-3, telea_mse=1e-3, warp_ratio=1.0)["verdict"] == "review"
-    untested = removal_qc(fill_mse=None, telea_mse=None, warp_ratio=1.0)
-    assert untested["verdict"] == "review" and "nowhere to test" in untested["summary"]
-
-
-def test_the_removal_card_carries_its_qc_estimate(removal_case):
-    # given / when
-    result = propose("removal", removal_case.clip, FAST["removal"], mask=removal_case.mask, metrics=False)
+def test_a_fill_closer_than_telea_and_than_the_source_is_recommended():
+    # given fill errors measured on copies of the hole
+    estimate = removal_estimate({"chosen": 1e-4, "telea": 1e-3, "source": 4e-2})
+    # when
+    block = qc.assess("removal", estimate, STEADY)
     # then
-    qc = result.card["details"]["qc"]
-    assert qc["verdict"] in {"recommended", "review", "not_recommended"}
-    names = [m["name"] for m in qc["metrics"]]
-    assert "warp error vs the source" in names and "fill PSNR on copies of the hole (dB)" in names
+    assert block["verdict"] == "recommended" and block["checked"] is True
+    fill = block["metrics"][0]
+    assert abs(fill["value"] - 0.01) < 1e-9 and abs(fill["source_value"] - 0.2) < 1e-9 and fill["lower_is_better"]
+    assert any(m["name"].startswith("Telea") for m in block["metrics"])
+
+
+def test_a_fill_no_closer_than_telea_asks_for_a_close_review():
+    block = qc.assess("removal", removal_estimate({"chosen": 2e-3, "telea": 1e-3, "source": 4e-2}), STEADY)
+    assert block["verdict"] == "review" and "Telea" in block["summary"]
+
+
+def test_a_fill_further_from_the_truth_than_the_object_left_in_place_is_not_recommended():
+    block = qc.assess("removal", removal_estimate({"chosen": 5e-2, "telea": 1e-3, "source": 4e-2}), STEADY)
+    assert block["verdict"] == "not_recommended"
+
+
+def test_without_copies_of_the_hole_there_is_no_estimate_of_its_own():
+    assert removal_estimate({}) is None and removal_estimate(None) is None
+
+
+def test_the_removal_card_carries_its_qc_verdict_built_on_the_fill_estimate(removal_case):
+    # given / when
+    result = propose("removal", removal_case.clip, FAST["removal"], mask=removal_case.mask)
+    # then
+    block = result.card["qc"]
+    assert block["verdict"] in qc.VERDICTS and block["checked"] is True
+    assert block["metrics"][0]["name"].startswith("fill error on copies of the hole")
