@@ -509,11 +509,13 @@ class RemovalModel:
 
 def fit(clip, params: RemovalParams, *, mask=None, device=None, rng=None, progress=None, **_) -> RemovalModel:
     frames = clip.frames
-    hole = dilate(check_mask(mask, frames), params.grow)
+    given = check_mask(mask, frames)
+    hole = dilate(given, params.grow)
     report = progress or (lambda *_: None)
     report(0.0, "flow")
     raw = pair_flows(frames, params.flow_preset)
-    info = {"hole_pixels": int(hole.sum())}
+    # pixels changed outside the given mask are on record: the grow band is part of the fix
+    info = {"hole_pixels": int(hole.sum()), "grow_band_pixels": int((hole & ~given).sum())}
     weight = 1.0
     if params.self_tune:
         report(0.05, "choosing settings on the shot")

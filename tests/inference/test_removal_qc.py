@@ -39,3 +39,11 @@ def test_the_removal_card_carries_its_qc_verdict_built_on_the_fill_estimate(remo
     block = result.card["qc"]
     assert block["verdict"] in qc.VERDICTS and block["checked"] is True
     assert block["metrics"][0]["name"].startswith("fill error on copies of the hole")
+
+
+def test_the_card_counts_the_pixels_the_grow_band_adds_outside_the_given_mask(removal_case):
+    result = propose("removal", removal_case.clip, {**FAST["removal"], "grow": 2}, mask=removal_case.mask,
+                     metrics=False)
+    details = result.card["details"]
+    assert details["grow_band_pixels"] > 0
+    assert details["hole_pixels"] == int(removal_case.mask.sum()) + details["grow_band_pixels"]
