@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("fixes", "0002_client_op"),
+        ("fixes", "0003_decision_acknowledged_warning"),
     ]
 
     operations = [
