@@ -138,19 +138,23 @@ def schedule_stop(request, code, schedule_id):
     return redirect("audit-page", code=production.code)
 
 
-@login_required
-@require_GET
-def stored_export_download(request, code, export_id):
-    production, _ = _scope(request, code)
-    export = get_object_or_404(StoredExport, pk=export_id, production=production)
+def stored_export_response(*, actor, export, reason=""):
+    """The stored bytes, once checked against their recorded SHA-256; 409 when they were altered."""
     try:
-        chunks = stored_exports.open_stored_export(actor=request.user, export=export,
-                                                   reason=request.GET.get("reason", "")[:500])
+        chunks = stored_exports.open_stored_export(actor=actor, export=export, reason=reason)
     except stored_exports.StoredExportAltered as error:
         return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
     family, fmt = export.report.split(".")
     content_type = (FORMATS if family == "audit" else disclosure.FORMATS)[fmt][0]
     return streamed_download(chunks, content_type=content_type, filename=export.file_name)
+
+
+@login_required
+@require_GET
+def stored_export_download(request, code, export_id):
+    production, _ = _scope(request, code)
+    export = get_object_or_404(StoredExport, pk=export_id, production=production)
+    return stored_export_response(actor=request.user, export=export, reason=request.GET.get("reason", "")[:500])
 
 
 @login_required

@@ -541,6 +541,41 @@ def report_job_progress(job_id, fraction, stage=""):
         broadcast.job_progress(job, job.request)
 
 
+def record_matte_track(job_id, *, files, sha256, keyframes):
+    """Keep the drawn region as tracked through a running job's range (grey PNGs, one per frame in
+    order from frame_in) as an asset of its request, and record its hash: the model card of the
+    proposal names the same hash as the mask it was given. keyframes: the frames the region was
+    drawn on (0 = the shot's first frame). A job delivered again replaces the
+    track it made before. Raises JobCancelled when the job stopped running meanwhile."""
+    production = Job.objects.select_related("request__production").get(pk=job_id).request.production
+    folder = f"{production_root(production)}/fixes/mattes/{uuid.uuid4().hex}"
+    for index, path in enumerate(files):
+        with open(path, "rb") as stream:
+            default_storage.save(f"{folder}/{index:06d}.png", File(stream))
+    with transaction.atomic():
+        job = _locked_job(job_id)
+        if job.state != JobState.RUNNING:
+            transaction.on_commit(partial(_delete_matte_track, folder, len(files)))
+            raise JobCancelled(f"Job {job_id} is {job.state}; stopping.")
+        fix = job.request
+        replaced = fix.matte_track
+        before = {"matte_track_sha256": fix.matte_track_sha256 or None}
+        fix.matte_track, fix.matte_track_sha256 = folder, sha256
+        fix.save(update_fields=["matte_track", "matte_track_sha256", "updated_at"])
+        record_event("fix_request.matte_tracked", production=fix.production, target=fix, actor_name="worker",
+                     actor_role="", before=before,
+                     after={"matte_track_sha256": sha256, "frames": len(files),
+                            "keyframes": list(keyframes)})
+        if replaced:
+            transaction.on_commit(partial(_delete_matte_track, replaced, fix.frame_count))
+    return fix
+
+
+def _delete_matte_track(folder, frames):
+    for index in range(frames):
+        default_storage.delete(f"{folder}/{index:06d}.png")
+
+
 def requeue_job(job_id, reason):
     """A worker hit a passing problem and the task will be retried (with backoff): the job goes
     back to queued, visibly, with the reason."""
