@@ -70,6 +70,7 @@ ACTIONS = {
     "fix_request.refused": _A("fixes", "A fix request was refused (policy or consent)"),
     "fix_request.cancelled": _A("fixes", "A fix request was cancelled"),
     "fix_request.retried": _A("fixes", "A fix request was retried"),
+    "fix_request.matte_tracked": _A("fixes", "The drawn region was tracked through the requested range"),
     "fix_job.queued": _A("fixes", "A fix job was queued"),
     "fix_job.started": _A("fixes", "A worker started a fix job"),
     "fix_job.taken_over": _A("fixes", "A worker took over a fix job another worker had left"),
