@@ -7,7 +7,7 @@ from datetime import datetime, timezone as dt_timezone
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from answerprint.review.models import Annotation
 from . import inputs, selectors, services
 from .errors import Conflict
 from .kinds import KINDS, ConsentType
-from .masks import MASK_SHAPES
+from .masks import MASK_SHAPES, render_mask_png
 from .models import (ATTESTATIONS, Guild, JobState, Meaning, Origin, Outcome, ProposalState, RequestState,
                      SignerCapacity)
 from .policy import needs_consent, policy_for, standing, what_signature_counts_as
@@ -135,8 +135,9 @@ def _compare_context(production, fix, proposal):
             "frame_count": asset.frame_count, "src": reverse("media-file", args=[asset.pk, "proxy"])}),
         "mask_json": json.dumps(mask),
         "mask_frames_json": json.dumps([first + fix.frame_in, first + fix.frame_out]),
-        # A tracked matte, per frame number, once the request has one.
-        "matte_url": "",
+        # The tracked matte, frame by frame (by frame number), once the job has tracked it.
+        "matte_url": reverse("fix-matte", args=[production.code, fix.pk, 0]).replace("/0.png", "/{frame}.png")
+        if fix.matte_track else "",
     }
 
 
@@ -198,6 +199,7 @@ def _detail_context(request, production, membership, fix, *, decide_values=None)
             job and job.is_active and outbox.is_stuck(services.RUN_JOB_TASK, [job.pk])),
         "decide": decide_values or {},
         "frames": (fix.source_version.first_frame + fix.frame_in, fix.source_version.first_frame + fix.frame_out),
+        "matte_frames": _matte_frames(fix),
     }
     if proposal:
         if proposal_ready:
@@ -208,12 +210,40 @@ def _detail_context(request, production, membership, fix, *, decide_values=None)
     return context
 
 
+def _matte_frames(fix, most=6):
+    """Shot frame numbers spread over the request's range at which the page shows the matte."""
+    if not (fix.matte_track or fix.mask):
+        return []
+    last = fix.frame_count - 1
+    offsets = sorted({round(i * last / (most - 1)) for i in range(most)})
+    return [fix.shot.first_frame + fix.frame_in + offset for offset in offsets]
+
+
 @login_required
 @require_GET
 def request_detail(request, code, request_id):
     production, membership = production_and_membership(request.user, code)
     fix = selectors.request_in(production, request_id)
     return render(request, "fixes/request_detail.html", _detail_context(request, production, membership, fix))
+
+
+@login_required
+@require_GET
+def request_matte(request, code, request_id, frame):
+    """One frame's matte (frame: the shot's frame number, e.g. 1012): the region as tracked
+    through the range once the job has tracked it, else the region as drawn, which then holds
+    on every frame."""
+    production, _ = production_and_membership(request.user, code)
+    fix = selectors.request_in(production, request_id)
+    offset = frame - fix.shot.first_frame - fix.frame_in
+    if not 0 <= offset < fix.frame_count:
+        raise Http404(f"Frame {frame} is outside this request's frames.")
+    if fix.matte_track:
+        return media_response(request, f"{fix.matte_track}/{offset:06d}.png", production=production)
+    if fix.mask_shape:
+        asset = fix.source_version.asset
+        return HttpResponse(render_mask_png(fix.mask_shape, asset.width, asset.height), content_type="image/png")
+    raise Http404("This request has no mask.")
 
 
 @login_required
