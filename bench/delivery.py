@@ -130,12 +130,12 @@ def _package(source: str, sequence_start, result: str, rate: Fraction, first: in
         source_name=Path(source).name, source_sha256="1" * 64,
         approvals=[{"printed_name": "Pat Producer", "meaning": "approval", "signed_at": "2026-12-02T14:00:00+00:00"}],
         delivery={"shot": "SC010_SH030", "frame_in": first, "frame_out": last})
-    services._add_credentials(out, made, origin, services.ApprovedRange(first, last, rate, made.timecode),
+    services._add_credentials(out, made, origin, services.ApprovedRange(first, last, rate, made.timecode, 1001),
                               credentials, "SC010_SH030_v004")
     times["C2PA credentials"] = time.perf_counter() - start
     start = time.perf_counter()
     data = sidecar.record(production="bench", shot="SC010_SH030", source={}, proposal={}, delivery={},
-                          replaced=sidecar.replaced_range(first, last, rate, made.timecode), media={},
+                          replaced=sidecar.replaced_range(first, last, rate, made.timecode, 1001), media={},
                           signatures=[{"printed_name": "Pat Producer"}], model_card_sha256="0" * 64,
                           fix={"id": 1, "kind_label": "Rig / object removal"})
     sidecar.write(out, "SC010_SH030_v004", data, sidecar.otio_clip(

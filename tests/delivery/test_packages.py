@@ -154,7 +154,9 @@ def test_the_sidecar_and_the_otio_clip_name_the_shot_range_versions_and_signatur
     assert data["shot"] == "SC010_SH030" and data["production"] == world.production.code
     assert (data["source"]["version"], data["proposal"]["version"], data["delivery"]["version"]) == (
         world.plate.number, proposal.version.number, package.version.number)
-    assert data["replaced"] == {"frame_in": 5, "frame_out": 10, "frames": 6, "timecode_in": "01:00:10:05",
+    first_number = world.plate.first_frame
+    assert data["replaced"] == {"frame_in": 5, "frame_out": 10, "frames": 6, "first_frame_number": first_number + 5,
+                                "last_frame_number": first_number + 10, "timecode_in": "01:00:10:05",
                                 "timecode_out": "01:00:10:11"}
     assert data["model_card_sha256"] == proposal.model_card_sha256
     assert [s["printed_name"] for s in data["signatures"]] == [world.producer.printed_name]

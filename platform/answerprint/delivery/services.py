@@ -51,6 +51,7 @@ class ApprovedRange:
     last: int
     rate: Fraction
     start_timecode: str
+    source_first_frame: int  # the frame number of the source's first frame, as the review pages count
 
     @property
     def frames(self) -> int:
@@ -58,14 +59,15 @@ class ApprovedRange:
 
 
 def approved_range(proposal) -> ApprovedRange:
-    """Where the proposal sits in its source: the fix request's frames, the source asset's start
-    timecode and rate. The one place that answers it, so that it can read a version's own first
-    frame and timecode once versions carry them."""
+    """Where the proposal sits in its source: its offset into the source's picture, the source's
+    start timecode and rate (which place the whole delivered shot in the editor's timeline) and the
+    source version's first frame number (which names the replaced frames as the review pages do)."""
     fix = proposal.request
     source = fix.source_version.asset
     first = proposal.first_frame if proposal.first_frame is not None else fix.frame_in
     return ApprovedRange(first=first, last=first + fix.frame_count - 1, rate=source.fps or Fraction(24),
-                         start_timecode=source.start_timecode or "")
+                         start_timecode=source.start_timecode or "",
+                         source_first_frame=fix.source_version.first_frame)
 
 
 def package_folder(delivery) -> str:
@@ -210,7 +212,7 @@ def _build(package: DeliveryPackage) -> DeliveryPackage:
                     "sha256": source_asset.sha256},
             proposal={"version": proposal.version.number, "sha256": proposal.media_sha256},
             delivery={"version": delivery.number, "created_at": delivery.created_at.isoformat()},
-            replaced=sidecar.replaced_range(span.first, span.last, span.rate, made.timecode),
+            replaced=sidecar.replaced_range(span.first, span.last, span.rate, made.timecode, span.source_first_frame),
             media={"name": made.media, "codec": made.codec, "profile": made.profile,
                    "pixel_format": made.pixel_format, "width": made.width, "height": made.height,
                    "rate": f"{span.rate.numerator}/{span.rate.denominator}", "frames": made.frame_count,

@@ -24,10 +24,14 @@ def record(*, production: str, shot: str, source: dict, proposal: dict, delivery
             "model_card_sha256": model_card_sha256, "signatures": signatures}
 
 
-def replaced_range(first: int, last: int, rate: Fraction, timecode: str) -> dict:
+def replaced_range(first: int, last: int, rate: Fraction, timecode: str, source_first_frame: int) -> dict:
+    """The replaced frames as offsets into the delivered media (frame_in/frame_out), as the shot's
+    frame numbers that the review pages show (first_frame_number/last_frame_number), and as
+    timecodes."""
     start = start_frames(timecode, rate)
     drop = ";" in timecode
     return {"frame_in": first, "frame_out": last, "frames": last - first + 1,
+            "first_frame_number": source_first_frame + first, "last_frame_number": source_first_frame + last,
             "timecode_in": frames_to_timecode(start + first, rate, drop),
             "timecode_out": frames_to_timecode(start + last + 1, rate, drop)}  # exclusive, as EDLs count
 
