@@ -110,6 +110,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password check (log-in, admin, signing) goes through the lock-out (accounts/lockout.py).
+AUTHENTICATION_BACKENDS = ["answerprint.accounts.backends.LockoutModelBackend"]
+LOGIN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
+LOGIN_COOLDOWN_SECONDS = int(os.environ.get("LOGIN_COOLDOWN_SECONDS", "900"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "production-list"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from .forms import AdminLoginForm
 from .models import Membership, Production, User
+
+# The admin log-in counts wrong passwords and honours lock-outs like the log-in page.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

@@ -79,3 +79,29 @@ class Membership(models.Model):
     def is_active(self):
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class CredentialFailures(models.Model):
+    """Failed password entries counted for one account name or one client address.
+
+    One row per account name (as typed, lower-cased: names that do not exist are counted too,
+    so a lock says nothing about which names exist) and one per address. Log-in, the admin
+    log-in and the signing password all count here, so guessing at one of them cannot go on
+    at another.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        ADDRESS = "address", "Address"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.CharField(max_length=150)
+    failures = models.PositiveIntegerField(default=0)
+    last_failed_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="one_failure_count_per_key")]
+
+    def __str__(self):
+        return f"{self.scope} {self.key}: {self.failures}"

@@ -3,12 +3,20 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import render
 
+from .forms import LoginForm
 from .models import Membership
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+    authentication_form = LoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if any(error.code == "locked_out" for error in form.non_field_errors().as_data()):
+            response.status_code = 429  # tools see the lock without reading the page
+        return response
 
 
 @login_required

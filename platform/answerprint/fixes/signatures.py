@@ -16,6 +16,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from answerprint.accounts import lockout
+
 # Failed signing attempts a user may make in the window before signing is refused for a while.
 MAX_FAILED_ATTEMPTS = 5
 FAILED_ATTEMPT_WINDOW = timedelta(minutes=15)
@@ -90,7 +92,13 @@ def check_credentials(user, password, second_factor=""):
     The second factor is pluggable: settings.SIGNATURE_SECOND_FACTOR_VERIFIER names a callable
     (user, code) -> None when the user has no second factor, else True/False for the code.
     """
+    # The signing password is one more door to the same account: a lock from the log-in page
+    # holds here, and wrong passwords here count towards it.
+    lock = lockout.lock_for(user.get_username())
+    if lock:
+        raise ValidationError({"password": f"{lock.message} Nothing was signed."})
     if not password or not user.check_password(password):
+        lockout.record_failure(user.get_username(), where="signature", audit=False)
         raise ValidationError({"password": "The password is not correct: nothing was signed."})
     verifier = _second_factor_verifier()
     if verifier is not None:
