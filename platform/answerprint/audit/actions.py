@@ -68,6 +68,8 @@ ACTIONS = {
     "fix_job.cancelled": _A("fixes", "A fix job was cancelled"),
     "fix_job.succeeded": _A("fixes", "A fix job finished"),
     "fix_policy.changed": _A("fixes", "A production's approval policy changed"),
+    "fix_policy.change_proposed": _A("fixes", "A change relaxing the approval policy was proposed; it waits for a "
+                                              "second producer or compliance"),
     "proposal.created": _A("fixes", "A proposed fix was made"),
     "proposal.signed": _A("fixes", "A proposed fix was signed (electronic signature)"),
     "proposal.approved": _A("fixes", "A proposed fix was approved"),

@@ -5,8 +5,8 @@ from rest_framework import serializers
 from answerprint.accounts.models import Role
 
 from .kinds import ConsentType, kind_choices
-from .models import (Consent, Decision, FixPolicy, FixRequest, Guild, Job, Meaning, Outcome, Proposal,
-                     SignerCapacity)
+from .models import (Consent, Decision, FixPolicy, FixPolicyChange, FixRequest, Guild, Job, Meaning, Outcome,
+                     Proposal, SignerCapacity)
 from .signatures import proposal_record_hash
 
 
@@ -52,6 +52,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     record_hash = serializers.SerializerMethodField()
     decisions = serializers.SerializerMethodField()
     standing = serializers.SerializerMethodField()
+    policy_relaxations = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
     request = serializers.IntegerField(source="request_id")
     kind = serializers.CharField(source="request.kind")
@@ -60,7 +61,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Proposal
         fields = ["id", "request", "kind", "state", "version", "first_frame", "media_sha256", "model_card",
-                  "model_card_sha256", "record_hash", "metrics", "preview_url", "standing", "decisions",
+                  "model_card_sha256", "record_hash", "metrics", "preview_url", "standing", "policy_relaxations", "decisions",
                   "delivery_version", "decided_at", "created_at"]
         read_only_fields = fields
 
@@ -87,6 +88,13 @@ class ProposalSerializer(serializers.ModelSerializer):
         return {"recommendations": len(standing.recommendations), "needed_recommendations":
                 standing.needed_recommendations, "approvals": len(standing.approvals),
                 "needed_approvals": standing.needed_approvals, "summary": standing.describe()}
+
+    def get_policy_relaxations(self, proposal) -> list[dict]:
+        """Relaxations of the approval policy that this proposal is decided under."""
+        return [{"id": change.pk, "relaxes": change.relaxes, "applied_at": change.applied_at,
+                 "proposed_by": change.proposed_by.printed_name, "confirmed_by": change.confirmed_by.printed_name,
+                 "reason": change.reason}
+                for change in getattr(proposal, "policy_relaxations", [])]
 
     def get_preview_url(self, proposal) -> str | None:
         if not proposal.preview:
@@ -245,3 +253,18 @@ class PolicySerializer(serializers.Serializer):
         if isinstance(policy, FixPolicy):
             return {**policy.as_dict(), "updated_at": policy.updated_at if policy.pk else None}
         return super().to_representation(policy)
+
+
+class PolicyChangeSerializer(serializers.ModelSerializer):
+    proposed_by = serializers.CharField(source="proposed_by.printed_name")
+    confirmed_by = serializers.CharField(source="confirmed_by.printed_name", allow_null=True, default=None)
+
+    class Meta:
+        model = FixPolicyChange
+        fields = ["id", "state", "before", "after", "relaxes", "reason", "proposed_by", "proposed_at",
+                  "confirmed_by", "applied_at"]
+        read_only_fields = fields
+
+
+class PolicyChangeConfirmSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
