@@ -150,6 +150,10 @@ STORAGES = {
 MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
 
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(20 * 1024**3)))
+# Bodies are capped per location before Django reads them (answerprint/bodylimit.py); only the
+# upload locations take more than REQUEST_BODY_MAX_BYTES, and only from a signed-in caller.
+REQUEST_BODY_MAX_BYTES = int(os.environ.get("REQUEST_BODY_MAX_BYTES", str(2 * 1024**2)))
+CONSENT_UPLOAD_MAX_BYTES = int(os.environ.get("CONSENT_UPLOAD_MAX_BYTES", str(50 * 1024**2)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every upload streams to a temporary file, never to memory
 FILE_UPLOAD_HANDLERS = ["answerprint.media.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
