@@ -15,7 +15,7 @@ from answerprint.api import ProductionScopedView
 
 from . import services
 from .exports import FORMATS, signature_text
-from .forms import ExportFilterForm
+from .forms import ExportFilterForm, ExportForm
 from .models import AuditEvent, Checkpoint
 from .protection import missing_protections
 from .selectors import latest_checkpoint, timestamp_of
@@ -75,14 +75,28 @@ class AuditEventListView(ProductionScopedView, APIView):
         return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
 
+class ExportInputSerializer(serializers.Serializer):
+    shot = serializers.CharField(required=False, help_text="shot name")
+    actor = serializers.CharField(required=False, help_text="username of a member of this production")
+    action = serializers.CharField(required=False, help_text="an action, or a prefix ending in '.' or '*'")
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    reason = serializers.CharField(max_length=500, help_text="why the log is exported; kept with the export")
+
+
 class AuditExportView(ProductionScopedView, APIView):
-    @extend_schema(parameters=FILTERS, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, code, fmt):
+    @extend_schema(request=ExportInputSerializer, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   description="Export the production's events (jsonl, csv or pdf), ending with a signed manifest. "
+                               "A POST with the reason typed by the person who exports.")
+    def post(self, request, code, fmt):
         self.require("view_audit")
         if fmt not in FORMATS:
             raise NotFound(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-        return export_response(actor=request.user, production=self.production, form=_form(self, request), fmt=fmt,
-                               reason=request.query_params.get("reason", "")[:500])
+        form = ExportForm(request.data, production=self.production)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        return export_response(actor=request.user, production=self.production, form=form, fmt=fmt,
+                               reason=form.cleaned_data["reason"])
 
 
 def _timestamp_view(checkpoint):

@@ -41,9 +41,15 @@ class ExportFilterForm(forms.Form):
         username = self.cleaned_data["actor"].strip()
         if not username:
             return None
-        user = get_user_model().objects.filter(username=username).first()
+        users = get_user_model().objects.filter(username=username)
+        if self.production is not None:
+            # Only people who are or were on this production: whether a name exists elsewhere is
+            # not this production's business.
+            users = users.filter(memberships__production=self.production)
+        user = users.first()
         if user is None:
-            raise forms.ValidationError(f"No user named {username!r}.")
+            where = f"on {self.production}" if self.production is not None else "here"
+            raise forms.ValidationError(f"Nobody named {username!r} {where}.")
         return user
 
     def clean_action(self):
@@ -79,3 +85,14 @@ class ExportFilterForm(forms.Form):
     def export_request(self):
         filters = self.filters()
         return ExportRequest(events=self.events(), filters=filters, filtered=bool(filters))
+
+
+class ExportForm(ExportFilterForm):
+    """An export as a person asks for it: the filters and the reason they type.
+
+    Exports are made by POST only (with CSRF on the pages), so a link can fill in the filters of
+    the form but can never make an export, or put words in its reason, by being followed.
+    """
+
+    reason = forms.CharField(max_length=500, strip=True, error_messages={
+        "required": "Type why you export the log: the reason is kept in the audit log with the export."})

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from answerprint.accounts.permissions import require
 from answerprint.accounts.selectors import production_and_membership
@@ -12,7 +12,7 @@ from answerprint.accounts.selectors import production_and_membership
 from . import services
 from .actions import ACTIONS, describe
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
-from .forms import ExportFilterForm
+from .forms import ExportFilterForm, ExportForm
 from .selectors import filtered_events, latest_checkpoint, timestamp_of
 
 PAGE_SIZE = 100
@@ -73,16 +73,21 @@ def audit_page(request, code):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def audit_export(request, code, fmt):
     production, _ = _scope(request, code)
+    if request.method == "GET":
+        # A followed link only fills in the export form; the person presses the button.
+        query = request.GET.copy()
+        query.pop("reason", None)
+        return redirect(f"{reverse('audit-page', args=[production.code])}?{query.urlencode()}#export-head")
     if fmt not in FORMATS:
         return HttpResponseBadRequest(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-    form = ExportFilterForm(request.GET, production=production)
+    form = ExportForm(request.POST, production=production)
     if not form.is_valid():
         return HttpResponseBadRequest(" ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
     return export_response(actor=request.user, production=production, form=form, fmt=fmt,
-                           reason=request.GET.get("reason", "")[:500])
+                           reason=form.cleaned_data["reason"])
 
 
 @login_required
