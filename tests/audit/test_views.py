@@ -180,7 +180,7 @@ def test_the_api_shows_the_signature_and_status(client, production):
     events = officer.get(reverse("api-audit-events", args=["show"]), {"action": "proposal.signed"}).json()
     assert events["results"][0]["signature"].startswith("Signed by Ada Lovelace")
     status = officer.get(reverse("api-audit-status", args=["show"])).json()
-    assert status["last_sequence"] == 4 and len(status["public_key"]) == 64 and status["missing_protections"] == []
+    assert status["last_sequence"] == 2 and len(status["public_key"]) == 64  # this production's last event and status["missing_protections"] == []
 
 
 def test_the_api_export_ends_with_a_signed_manifest(client, production):
@@ -190,3 +190,17 @@ def test_the_api_export_ends_with_a_signed_manifest(client, production):
     manifest = json.loads(body(response).decode().splitlines()[-1])
     assert manifest["record"] == "manifest" and manifest["filters"] == {"production": "show"}
     assert len(manifest["signature"]) == 128
+
+
+def test_the_status_shows_this_productions_head_not_the_whole_chains(client, production):
+    # given events of another production after this one's
+    officer = signed_in(client, member(production, "compliance"))
+    before = officer.get(reverse("api-audit-status", args=["show"])).json()
+    with transaction.atomic():
+        for _ in range(3):
+            record_event("comment.created", production=ProductionFactory())
+    seal_pending()
+
+    # when this production's status is read again, then it has not moved
+    after = officer.get(reverse("api-audit-status", args=["show"])).json()
+    assert (after["last_sequence"], after["last_hash"]) == (before["last_sequence"], before["last_hash"])

@@ -110,12 +110,18 @@ class AuditStatusView(ProductionScopedView, APIView):
         self.require("view_audit")
         services.seal_pending()
         checkpoint = latest_checkpoint()
-        last = AuditEvent.objects.filter(hash__isnull=False).order_by("-sequence").values("sequence", "hash").first()
+        # This production's own latest event: the chain's global head would tell a member how
+        # busy every other production on the system is.
+        last = (AuditEvent.objects.filter(production=self.production, hash__isnull=False).order_by("-sequence")
+                .values("sequence", "hash").first())
         public_key = public_key_hex()
         return Response({
             "last_sequence": last["sequence"] if last else 0,
             "last_hash": last["hash"] if last else "",
-            "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
+            "latest_checkpoint": {
+                "number": checkpoint.number, "created_at": checkpoint.created_at, "root": checkpoint.root,
+                "key_id": checkpoint.key_id, "covers_last_event": bool(last) and checkpoint.last_sequence >= last["sequence"],
+            } if checkpoint else None,
             "latest_checkpoint_timestamp": _timestamp_view(checkpoint),
             "public_key": public_key, "key_id": key_id(public_key),
             "missing_protections": missing_protections(connection),
