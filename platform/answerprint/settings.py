@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
 VAR_DIR = Path(os.environ.get("ANSWERPRINT_VAR_DIR", BASE_DIR / "var"))
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' assets, served locally (no CDN)
     "channels",
+    "csp",
     "answerprint",  # project-wide management commands (serve_local)
     "answerprint.accounts",
     "answerprint.audit",
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -216,6 +219,27 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
+    },
+}
+
+# Content-Security-Policy (django-csp): scripts and <style> blocks only from this origin or with
+# the response's nonce ({{ request.csp_nonce }}); style attributes stay allowed (the templates
+# and the canvas tools position things with them). WebSockets are same-origin ('self').
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src-attr": [csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:", "blob:"],
+        "media-src": [csp_constants.SELF, "blob:"],
+        "connect-src": [csp_constants.SELF],
+        "font-src": [csp_constants.SELF],
+        "worker-src": [csp_constants.SELF, "blob:"],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
     },
 }
 
