@@ -162,6 +162,10 @@ FILE_UPLOAD_HANDLERS = ["answerprint.media.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Rate-limit counts (answerprint/throttles.py) must be shared by every web process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": "answerprint-cache"}
+          if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -254,6 +258,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "answerprint.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["answerprint.throttles.UserWriteThrottle",
+                                 "answerprint.throttles.ProductionWriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user_writes": os.environ.get("THROTTLE_USER_WRITES", "120/minute"),
+        "production_writes": os.environ.get("THROTTLE_PRODUCTION_WRITES", "1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Answerprint API",
