@@ -194,8 +194,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "14400"))}
 # A fix job is stopped past this many seconds; the broker's visibility timeout must exceed it.
 FIX_JOB_TIME_LIMIT = int(os.environ.get("FIX_JOB_TIME_LIMIT", "3600"))
-# Dotted path to a callable (user, code) -> bool that checks a signer's second factor.
-SIGNATURE_SECOND_FACTOR_VERIFIER = os.environ.get("SIGNATURE_SECOND_FACTOR_VERIFIER", "")
+# Dotted path to a callable (user, code) -> None | bool | factor name that checks a signer's
+# second factor; by default the TOTP authenticator and recovery codes of accounts/mfa.py.
+SIGNATURE_SECOND_FACTOR_VERIFIER = os.environ.get("SIGNATURE_SECOND_FACTOR_VERIFIER",
+                                                  "answerprint.accounts.mfa.verify_second_factor")
+# Signing needs the password and a second factor; a signer without one is asked to enrol.
+SIGNATURE_REQUIRES_SECOND_FACTOR = env_bool("SIGNATURE_REQUIRES_SECOND_FACTOR", default=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -105,3 +105,31 @@ class CredentialFailures(models.Model):
 
     def __str__(self):
         return f"{self.scope} {self.key}: {self.failures}"
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app (RFC 6238 TOTP). The shared secret is stored encrypted.
+
+    Confirmed once the user has typed a code from it; only then does it count as a factor.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
+    encrypted_secret = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last time step a code was accepted for: a code seen once is never accepted again.
+    last_used_step = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"Authenticator of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for when the authenticator is lost; only its hash is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Recovery code of {self.user}"

@@ -764,7 +764,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
         raise ValidationError({"password": "Too many failed signing attempts: signing is blocked for "
                                            f"{int(signatures.FAILED_ATTEMPT_WINDOW.total_seconds() // 60)} minutes."})
     try:
-        signatures.check_credentials(actor, password, second_factor)
+        factors = signatures.check_credentials(actor, password, second_factor)
     except ValidationError as error:
         _audit_alone("signature.refused", actor=actor, production=production, target=proposal,
                      after={"why": "; ".join(error.messages)})
@@ -772,7 +772,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
     stored_sha256 = _stored_media_sha256(proposal)  # outside the lock: the bytes do not change
     try:
         return _sign(actor=actor, proposal=proposal, meaning=meaning, record_hash=record_hash, reason=reason,
-                     stored_sha256=stored_sha256)
+                     stored_sha256=stored_sha256, factors=factors)
     except ValidationError as error:
         if getattr(error, "code", None) == "consent_required" or "consent" in getattr(error, "error_dict", {}):
             _audit_alone("proposal.approval_refused", actor=actor, production=production, target=proposal,
@@ -780,7 +780,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
         raise
 
 
-def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256):
+def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, factors=("password",)):
     with transaction.atomic():
         proposal = _locked_proposal(proposal)
         fix = proposal.request
@@ -818,7 +818,8 @@ def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256):
         except IntegrityError:
             raise Conflict(_settled_message(proposal), current_state=proposal.state) from None
         record_event("proposal.signed", actor=actor, production=fix.production, target=proposal,
-                     after={**_manifestation(decision), "counts_as": counts_as, "standing": now_standing.describe()},
+                     after={**_manifestation(decision), "counts_as": counts_as, "standing": now_standing.describe(),
+                            "factors": list(factors)},
                      reason=reason)
         if decision.final:
             _settle(proposal, ProposalState.APPROVED, RequestState.APPROVED, actor=actor, decision=decision)
