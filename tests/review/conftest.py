@@ -6,7 +6,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from answerprint.accounts.models import Role
 from tests.factories import ProductionFactory, ShotFactory, VersionFactory, member
@@ -46,7 +45,9 @@ def session_cookie(user):
 
 
 def token_for(user):
-    return Token.objects.get_or_create(user=user)[0].key
+    from answerprint.accounts.tokens import create_token
+
+    return create_token(actor=user, name="review tests")[1]
 
 
 @dataclass

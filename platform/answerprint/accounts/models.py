@@ -133,3 +133,30 @@ class RecoveryCode(models.Model):
 
     def __str__(self):
         return f"Recovery code of {self.user}"
+
+
+class ApiToken(models.Model):
+    """A named key for tools. Only the key's sha256 is stored: the key itself is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell keys apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Uses are counted here and written to the audit log in aggregate (accounts/tokens.py).
+    uses = models.PositiveBigIntegerField(default=0)
+    audited_uses = models.PositiveBigIntegerField(default=0)
+    last_audited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def is_usable(self):
+        return self.revoked_at is None and self.expires_at > timezone.now()
