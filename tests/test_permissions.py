@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 
 from answerprint.accounts.models import Role
 from answerprint.accounts.permissions import CAPABILITIES
-from answerprint.media.models import AssetStatus, MediaAsset
+from answerprint.media.models import AssetStatus, MediaAsset, TimelineImport
 from tests.factories import ProductionFactory, ShotFactory, VersionFactory, member
 
 ROLE_ORDER = [Role.VIEWER, Role.COMPLIANCE, Role.EDITOR, Role.SUPERVISOR, Role.PRODUCER]
@@ -31,6 +31,7 @@ ENDPOINTS = [
     Endpoint("get", "/p/{code}/shots/{shot}/", "view"),
     Endpoint("post", "/p/{code}/upload/", "ingest"),
     Endpoint("post", "/p/{code}/timeline/", "ingest"),
+    Endpoint("get", "/p/{code}/timelines/{timeline}/", "view"),
     Endpoint("post", "/p/{code}/assets/{asset}/retry/", "ingest"),
     Endpoint("get", "/m/{asset}/poster", "view"),
     Endpoint("get", "/m/{asset}/proxy", "view"),
@@ -47,7 +48,9 @@ ENDPOINTS = [
     Endpoint("get", "/api/productions/{code}/shots/{shot}/versions/", "view"),
     Endpoint("post", "/api/productions/{code}/shots/{shot}/versions/", "ingest"),
     Endpoint("post", "/api/productions/{code}/shots/{shot}/register/", "ingest"),
+    Endpoint("get", "/api/productions/{code}/timelines/", "view"),
     Endpoint("post", "/api/productions/{code}/timelines/", "ingest"),
+    Endpoint("get", "/api/productions/{code}/timelines/{timeline}/", "view"),
     Endpoint("get", "/api/versions/{version}/", "view"),
     Endpoint("post", "/api/assets/{asset}/retry/", "ingest"),
 ]
@@ -65,10 +68,13 @@ def world(db):
                                       poster=poster, proxy=proxy, status=AssetStatus.FAILED,
                                       status_reason="test")
     someone = member(production, Role.VIEWER)
+    timeline = TimelineImport.objects.create(production=production, file_name="reel1.edl", format="edl",
+                                             sha256="0" * 64, fps_num=24, fps_den=1, handles=8, name_rule="auto",
+                                             on_collision="refuse")
     return {
         "production": production,
         "values": {"code": production.code, "shot": shot.name, "version": version.pk, "asset": asset.pk,
-                   "membership": someone.memberships.get().pk},
+                   "membership": someone.memberships.get().pk, "timeline": timeline.pk},
     }
 
 

@@ -219,6 +219,14 @@ AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 AUDIT_TSA_URL = os.environ.get("AUDIT_TSA_URL", "")
 AUDIT_TSA_CERTIFICATES = env_list("AUDIT_TSA_CERTIFICATES")
 AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
+# PDF reports: TrueType fonts in fallback order, so every script a name may be written in prints
+# (Debian fonts-dejavu-core, fonts-lohit-deva, fonts-droid-fallback; `make setup` installs them).
+AUDIT_REPORT_FONTS = env_list("AUDIT_REPORT_FONTS") or [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # Latin, Greek, Cyrillic
+    "/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf",  # Devanagari
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # Chinese, Japanese, Korean
+]
+AUDIT_REPORT_BOLD_FONTS = env_list("AUDIT_REPORT_BOLD_FONTS") or ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {
         "task": "answerprint.audit.tasks.make_checkpoint",
@@ -229,6 +237,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
+    },
+    # Compliance's export schedules (daily, weekly, monthly): each due one is made and stored.
+    "audit-scheduled-exports": {
+        "task": "answerprint.audit.tasks.run_scheduled_exports",
+        "schedule": 300.0,
     },
 }
 

@@ -47,6 +47,18 @@ def test_compliance_sees_the_production_events_with_signatures(client, productio
     assert reverse("audit-export", args=["show", "csv"]) in page
 
 
+def test_the_audit_page_links_the_consent_registry(client, production):
+    # given a compliance officer of the production
+    officer = member(production, "compliance")
+
+    # when they open the audit page
+    page = signed_in(client, officer).get(reverse("audit-page", args=["show"])).content.decode()
+
+    # then the sidebar links the production's consent registry instead of saying it is missing
+    assert f'href="{reverse("fix-consents", args=["show"])}"' in page
+    assert "not available" not in page
+
+
 def test_the_audit_page_filters_by_action_prefix(client, production):
     officer = member(production, "compliance")
     response = signed_in(client, officer).get(reverse("audit-page", args=["show"]), {"action": "proposal."})

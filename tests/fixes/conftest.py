@@ -41,8 +41,8 @@ def polygon(version, author, points=((0.1, 0.1), (0.4, 0.1), (0.4, 0.5), (0.1, 0
 class World:
     """A production with a plate, a drawn region and one person in each role."""
 
-    def __init__(self):
-        self.production = ProductionFactory(code="the-answer")
+    def __init__(self, code="the-answer"):
+        self.production = ProductionFactory(code=code)
         self.shot = ShotFactory(production=self.production, name="SC010_SH030")
         self.plate = ready_version(self.shot)
         self.producer = member(self.production, Role.PRODUCER)

@@ -1,6 +1,7 @@
 // Page behaviour that needs no framework: live ingest progress, and the player element.
 import "./player.js";
 import "./review.js";
+import { bindCdlToggles } from "./cdl.js";
 
 function pollGrid() {
   const holder = document.getElementById("shot-grid");
@@ -20,3 +21,4 @@ function reloadWhenReady() {
 
 pollGrid();
 reloadWhenReady();
+bindCdlToggles();

@@ -34,6 +34,14 @@ ACTIONS = {
     "membership.revoked": _A("accounts", "Someone's access to a production was revoked"),
     # audit
     "audit.exported": _A("audit", "The audit log was exported", read=True),
+    "audit.disclosure_exported": _A("audit", "The AI-disclosure report was taken", read=True),
+    "audit.export_stored": _A("audit", "A scheduled export was made and stored write-once"),
+    "audit.stored_export_downloaded": _A("audit", "A stored export was downloaded", read=True),
+    "audit.stored_export_altered": _A("audit", "A stored export's bytes no longer matched its hash: not served",
+                                      read=True),
+    "export_schedule.created": _A("audit", "An export schedule was set"),
+    "export_schedule.stopped": _A("audit", "An export schedule was stopped"),
+    "export_schedule.failed": _A("audit", "A scheduled export failed; it is tried again at the next beat"),
     "audit.checkpoint_created": _A("audit", "A signed checkpoint was made on request"),
     "audit.verified": _A("audit", "The audit log's chain and checkpoints were verified", read=True),
     # media
@@ -46,7 +54,8 @@ ACTIONS = {
     "media.ingest_failed": _A("media", "Ingest failed; the original is kept with the reason"),
     "media.ingest_retried": _A("media", "Ingest was retried"),
     "media.original_downloaded": _A("media", "An original was downloaded", read=True),
-    "timeline.imported": _A("media", "A timeline was imported"),
+    "timeline.imported": _A("media", "A timeline was imported (the report of every event is kept with it)"),
+    "shot.locator_added": _A("media", "An editor's locator from a timeline was put on a shot"),
     "user.created": _A("media", "A user account was created (the demo seed)"),
     # review
     "annotation.created": _A("review", "A drawing was added to a frame"),

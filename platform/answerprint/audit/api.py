@@ -13,14 +13,14 @@ from rest_framework.views import APIView
 
 from answerprint.api import ProductionScopedView
 
-from . import services
+from . import disclosure, services
 from .exports import FORMATS, signature_text
 from .forms import ExportFilterForm, ExportForm
 from .models import AuditEvent, Checkpoint
 from .protection import missing_protections
 from .selectors import latest_checkpoint, timestamp_of
 from .signing import key_id, public_key_hex
-from .views import export_response
+from .views import disclosure_response, export_response
 
 FILTERS = [
     OpenApiParameter("shot", OpenApiTypes.STR, description="shot name"),
@@ -99,6 +99,18 @@ class AuditExportView(ProductionScopedView, APIView):
                                reason=form.cleaned_data["reason"])
 
 
+class DisclosureExportView(ProductionScopedView, APIView):
+    @extend_schema(parameters=[OpenApiParameter("delivery", OpenApiTypes.INT, description="a delivery version's id")],
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, code, fmt):
+        self.require("view_audit")
+        if fmt not in disclosure.FORMATS:
+            raise NotFound(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+        return disclosure_response(actor=request.user, production=self.production, fmt=fmt,
+                                   delivery_id=request.query_params.get("delivery", ""),
+                                   reason=request.query_params.get("reason", "")[:500])
+
+
 def _timestamp_view(checkpoint):
     stamp = timestamp_of(checkpoint)
     return {"tsa": stamp[0], "time": stamp[1].isoformat()} if stamp else None
@@ -166,6 +178,8 @@ class CheckpointListView(ProductionScopedView, APIView):
 urlpatterns = [
     path("productions/<str:code>/audit/events/", AuditEventListView.as_view(), name="api-audit-events"),
     path("productions/<str:code>/audit/export.<str:fmt>", AuditExportView.as_view(), name="api-audit-export"),
+    path("productions/<str:code>/audit/disclosure.<str:fmt>", DisclosureExportView.as_view(),
+         name="api-audit-disclosure"),
     path("productions/<str:code>/audit/status/", AuditStatusView.as_view(), name="api-audit-status"),
     path("productions/<str:code>/audit/verify/", AuditVerifyView.as_view(), name="api-audit-verify"),
     path("productions/<str:code>/audit/checkpoints/", CheckpointListView.as_view(), name="api-audit-checkpoints"),

@@ -20,7 +20,7 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone as dt_timezone
 
 from asgiref.sync import sync_to_async
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from .chain import CHAINED_FIELDS, GapCover, canonical_payload
 from .models import AuditEvent, Checkpoint
-from .pdf import PDFWriter
+from .report import audit_report_chunks
 from .services import ChainBroken, chain_record_with_time, create_checkpoint, record_event, seal_pending
 
 FORMAT_NAME = "answerprint-audit-export"
@@ -86,11 +86,17 @@ def signature_text(after):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What was asked for: the filters as shown in the manifest, and the queryset they make."""
+    """What was asked for: the filters as shown in the manifest, the queryset they make, and the
+    scope and reason the PDF report prints (its sections other than the log read them)."""
 
     events: object  # QuerySet of AuditEvent
     filters: dict
     filtered: bool
+    production: object = None
+    shot: object = None
+    since: object = None
+    until: object = None
+    reason: str = ""
 
 
 # --- The record stream ---------------------------------------------------------------------------
@@ -136,7 +142,7 @@ def export_records(request, up_to, chunk_size=2000):
         current = next(selected, None)
 
 
-class _Manifest:
+class Manifest:
     """Collects what the manifest states while the records stream past."""
 
     def __init__(self, request, up_to, actor_name):
@@ -202,7 +208,7 @@ def _json(value):
 
 
 def jsonl_chunks(request, up_to, actor_name, batch_bytes=64 * 1024):
-    manifest = _Manifest(request, up_to, actor_name)
+    manifest = Manifest(request, up_to, actor_name)
     buffer, size = [], 0
     for kind, record, gaps in export_records(request, up_to):
         manifest.saw(kind, record)
@@ -223,7 +229,7 @@ def jsonl_chunks(request, up_to, actor_name, batch_bytes=64 * 1024):
     yield b"".join(buffer)
 
 
-def _cell(value):
+def csv_cell(value):
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -235,17 +241,17 @@ def _csv_event_row(record, gaps):
     row = ["event"]
     for name in CHAINED_FIELDS:
         value = record[name]
-        row.append(_cell(_json(value) if name in ("before", "after") and value is not None else value))
-    row += [record["hash"], _cell(signature_text(record["after"])), _cell(_json({"merkle_gaps": gaps}) if gaps else "")]
+        row.append(csv_cell(_json(value) if name in ("before", "after") and value is not None else value))
+    row += [record["hash"], csv_cell(signature_text(record["after"])), csv_cell(_json({"merkle_gaps": gaps}) if gaps else "")]
     return row
 
 
 def _csv_other_row(kind, data):
-    return [kind] + [""] * (len(CSV_COLUMNS) - 2) + [_cell(_json(data))]
+    return [kind] + [""] * (len(CSV_COLUMNS) - 2) + [csv_cell(_json(data))]
 
 
 def csv_chunks(request, up_to, actor_name, batch_bytes=64 * 1024):
-    manifest = _Manifest(request, up_to, actor_name)
+    manifest = Manifest(request, up_to, actor_name)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
 
@@ -272,58 +278,7 @@ def csv_chunks(request, up_to, actor_name, batch_bytes=64 * 1024):
     yield data + drain()
 
 
-def pdf_chunks(request, up_to, actor_name, title="Audit trail"):
-    """A report for people; its manifest page names the digest a JSONL export of it must match."""
-    manifest = _Manifest(request, up_to, actor_name)
-    pdf = PDFWriter(title=title)
-    pdf.line(title, bold=True)
-    pdf.line(f"Generated {timezone.now().astimezone(dt_timezone.utc):%Y-%m-%d %H:%M:%S} UTC by {actor_name}")
-    shown = ", ".join(f"{k}: {v}" for k, v in request.filters.items() if v) or "none (the whole log)"
-    pdf.line(f"Filters: {shown}")
-    pdf.line("Each entry: sequence, time (UTC), who (role), action, target; then the reason, the change, "
-             "any signature with its printed name, time and meaning, and the entry's hash.")
-    pdf.line()
-    pending, pending_size = [], 0
-    for kind, record, gaps in export_records(request, up_to):
-        manifest.saw(kind, record)
-        if kind == "event":
-            who = record["actor_name"] + (f" ({record['actor_role']})" if record["actor_role"] else "")
-            when = record["occurred_at"].replace("T", " ").replace("+00:00", "")
-            pdf.line(f"#{record['sequence']}  {when}  {who}  {record['action']}  {record['target_repr']}", bold=True)
-            if record["reason"]:
-                pdf.line(f"    Reason: {record['reason']}")
-            if record["before"] is not None:
-                pdf.line(f"    Before: {_json(record['before'])}")
-            if record["after"] is not None:
-                pdf.line(f"    After: {_json(record['after'])}")
-            signature = signature_text(record["after"])
-            if signature:
-                pdf.line(f"    {signature}", bold=True)
-            pdf.line(f"    hash {record['hash']}")
-        else:
-            pdf.line(f"Checkpoint {record['number']}: events #{record['first_sequence']}-#{record['last_sequence']}, "
-                     f"signed by key {record['key_id']}", bold=True)
-            payload = json.loads(record["payload"])
-            pdf.line(f"    root {payload['root']}   signature {record['signature']}")
-        chunk = pdf.take()
-        pending.append(chunk)
-        pending_size += len(chunk)
-        if pending_size >= 64 * 1024:
-            yield b"".join(pending)
-            pending, pending_size = [], 0
-    yield b"".join(pending)
-    signed = manifest.signed(with_content_digest=False)
-    pdf.line()
-    pdf.line("Verification manifest", bold=True)
-    pdf.line("A JSON Lines export with the same filters carries these values; offline_verifier.py checks it "
-             "without access to this system. events_sha256 is the SHA-256 of the listed hashes, one per line.")
-    for key in ("event_count", "first_sequence", "last_sequence", "up_to_sequence", "checkpoint_count",
-                "uncovered_from", "events_sha256", "public_key", "key_id", "signature"):
-        pdf.line(f"    {key}: {signed[key]}")
-    yield pdf.close()
-
-
-WRITERS = {"jsonl": jsonl_chunks, "csv": csv_chunks, "pdf": pdf_chunks}
+WRITERS = {"jsonl": jsonl_chunks, "csv": csv_chunks, "pdf": audit_report_chunks}
 
 
 # --- The export as an action ---------------------------------------------------------------------
@@ -337,6 +292,7 @@ def start_export(*, actor, fmt, request, production=None, reason=""):
     """
     if fmt not in WRITERS:
         raise ValueError(f"Unknown export format {fmt!r}; choose one of {', '.join(WRITERS)}.")
+    request = replace(request, production=production or request.production, reason=reason or request.reason)
     with transaction.atomic():
         event = record_event("audit.exported", actor=actor, production=production, reason=reason,
                              after={"format": fmt, "filters": request.filters})

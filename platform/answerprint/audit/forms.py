@@ -84,7 +84,9 @@ class ExportFilterForm(forms.Form):
 
     def export_request(self):
         filters = self.filters()
-        return ExportRequest(events=self.events(), filters=filters, filtered=bool(filters))
+        data = self.cleaned_data
+        return ExportRequest(events=self.events(), filters=filters, filtered=bool(filters), production=self.production,
+                             shot=data.get("shot"), since=data.get("since"), until=data.get("until"))
 
 
 class ExportForm(ExportFilterForm):

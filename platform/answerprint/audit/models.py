@@ -81,3 +81,70 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"checkpoint {self.number}: #{self.first_sequence}–#{self.last_sequence}"
+
+
+class ExportReport(models.TextChoices):
+    """What a stored export holds: the audit log in one of its formats, or the AI disclosure."""
+
+    AUDIT_JSONL = "audit.jsonl", "Audit log, JSON Lines (verifiable offline)"
+    AUDIT_CSV = "audit.csv", "Audit log, CSV (verifiable offline)"
+    AUDIT_PDF = "audit.pdf", "Audit report, PDF/A"
+    DISCLOSURE_JSON = "disclosure.json", "AI disclosure, JSON"
+    DISCLOSURE_CSV = "disclosure.csv", "AI disclosure, CSV"
+    DISCLOSURE_PDF = "disclosure.pdf", "AI disclosure, PDF/A"
+
+
+class ExportFrequency(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
+class ExportSchedule(models.Model):
+    """Compliance's standing order: one report of one production, made by Celery beat when due.
+
+    Each run of an audit-log export covers the events since the previous run's end, so the stored
+    exports of a schedule tile the log without overlap."""
+
+    production = models.ForeignKey("accounts.Production", on_delete=models.PROTECT, related_name="+")
+    report = models.CharField(max_length=20, choices=ExportReport.choices)
+    frequency = models.CharField(max_length=10, choices=ExportFrequency.choices)
+    reason = models.TextField()
+    active = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["production", "created_at"]
+        indexes = [models.Index(fields=["active", "next_run_at"])]
+
+    def __str__(self):
+        return f"{self.get_frequency_display()} {self.get_report_display()} of {self.production}"
+
+
+class StoredExport(models.Model):
+    """One export exactly as it was made, kept write-once: the database refuses UPDATE, DELETE and
+    TRUNCATE on this table, the file is never overwritten, and its SHA-256 is checked before every
+    download. `manifest` is signed with the audit key: file name, size, hash, scope and period."""
+
+    production = models.ForeignKey("accounts.Production", on_delete=models.PROTECT, related_name="+")
+    schedule = models.ForeignKey(ExportSchedule, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="exports")
+    report = models.CharField(max_length=20, choices=ExportReport.choices)
+    period_start = models.DateTimeField(null=True, blank=True)  # None: from the beginning
+    period_end = models.DateTimeField()
+    file = models.FileField(max_length=500)
+    file_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    manifest = models.JSONField()
+    generated_by = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_report_display()})"

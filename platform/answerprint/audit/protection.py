@@ -1,6 +1,6 @@
-"""Database-level protection of the audit tables (events and checkpoints).
+"""Database-level protection of the audit tables (events, checkpoints and stored exports).
 
-Checkpoints refuse UPDATE, DELETE and TRUNCATE outright. Events refuse DELETE and TRUNCATE, and
+Checkpoints and stored exports refuse UPDATE, DELETE and TRUNCATE outright. Events refuse DELETE and TRUNCATE, and
 allow exactly one UPDATE per row: the seal, which fills `sequence`, `prev_hash` and `hash` while
 they are empty and changes nothing else. A sealed event can never change again.
 
@@ -14,6 +14,7 @@ import re
 
 TABLE = "audit_auditevent"
 CHECKPOINT_TABLE = "audit_checkpoint"
+STORED_EXPORT_TABLE = "audit_storedexport"
 MESSAGE = "audit log is append-only"
 
 # Per table: (PostgreSQL row trigger, PostgreSQL truncate trigger, SQLite update, SQLite delete).
@@ -22,6 +23,8 @@ _TRIGGERS = {
     TABLE: ("audit_refuse_update_delete", "audit_refuse_truncate", "audit_refuse_update", "audit_refuse_delete"),
     CHECKPOINT_TABLE: ("checkpoint_refuse_update_delete", "checkpoint_refuse_truncate",
                        "checkpoint_refuse_update", "checkpoint_refuse_delete"),
+    STORED_EXPORT_TABLE: ("stored_export_refuse_update_delete", "stored_export_refuse_truncate",
+                          "stored_export_refuse_update", "stored_export_refuse_delete"),
 }
 PROTECTED_TABLES = tuple(_TRIGGERS)
 
@@ -29,7 +32,8 @@ PROTECTED_TABLES = tuple(_TRIGGERS)
 SEAL_COLUMNS = ("sequence", "prev_hash", "hash")
 
 # Per table, the PostgreSQL function its row trigger runs.
-_POSTGRES_ROW_FUNCTION = {TABLE: "answerprint_audit_seal_only", CHECKPOINT_TABLE: "answerprint_audit_refuse"}
+_POSTGRES_ROW_FUNCTION = {TABLE: "answerprint_audit_seal_only", CHECKPOINT_TABLE: "answerprint_audit_refuse",
+                          STORED_EXPORT_TABLE: "answerprint_audit_refuse"}
 _REFUSE = f"RAISE EXCEPTION '{MESSAGE}: % refused on %', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'"
 _POSTGRES_REFUSE = f"""
     CREATE OR REPLACE FUNCTION answerprint_audit_refuse() RETURNS trigger AS $$

@@ -1,4 +1,4 @@
-"""Celery: the scheduled checkpoint and the sealing sweep (CELERY_BEAT_SCHEDULE runs them)."""
+"""Celery: the scheduled checkpoint, the sealing sweep and scheduled exports (CELERY_BEAT_SCHEDULE runs them)."""
 from celery import shared_task
 
 from . import services
@@ -13,3 +13,10 @@ def make_checkpoint():
 @shared_task(name="answerprint.audit.tasks.seal_events")
 def seal_events():
     return services.seal_pending()
+
+
+@shared_task(name="answerprint.audit.tasks.run_scheduled_exports")
+def run_scheduled_exports():
+    from .stored_exports import run_due_schedules
+
+    return [export.pk for export in run_due_schedules()]

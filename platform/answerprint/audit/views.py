@@ -1,18 +1,22 @@
 """Compliance pages: the event list with filters, chain status, verification and exports."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from answerprint.accounts.permissions import require
 from answerprint.accounts.selectors import production_and_membership
+from answerprint.media.models import Version, VersionKind
 
-from . import services
+from . import disclosure, services, stored_exports
 from .actions import ACTIONS, describe
+from .disclosure import DisclosureScope, start_disclosure
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
 from .forms import ExportFilterForm, ExportForm
+from .models import ExportFrequency, ExportReport, ExportSchedule, StoredExport
 from .selectors import filtered_events, latest_checkpoint, timestamp_of
 
 PAGE_SIZE = 100
@@ -24,23 +28,33 @@ def _scope(request, code):
     return production, membership
 
 
-def consent_registry_url(production):
-    """The fixes app's consent registry page, when it is there."""
-    for name in ("consent-registry", "consent-list"):
-        try:
-            return reverse(name, kwargs={"code": production.code})
-        except NoReverseMatch:
-            continue
-    return ""
+def streamed_download(chunks, *, content_type, filename):
+    response = StreamingHttpResponse(aiter_chunks(chunks), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def export_response(*, actor, production, form, fmt, reason=""):
-    content_type, _ = FORMATS[fmt]
     chunks = start_export(actor=actor, fmt=fmt, request=form.export_request(), production=production, reason=reason)
-    response = StreamingHttpResponse(aiter_chunks(chunks), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt, production)}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return streamed_download(chunks, content_type=FORMATS[fmt][0], filename=export_filename(fmt, production))
+
+
+def disclosure_scope(production, delivery_id):
+    """The production, or one of its delivery versions; a bad or foreign id is a 404."""
+    if not delivery_id:
+        return DisclosureScope(production)
+    if not str(delivery_id).isdigit():
+        raise Http404("No such delivery.")
+    delivery = get_object_or_404(Version, pk=int(delivery_id), shot__production=production, kind=VersionKind.DELIVERY)
+    return DisclosureScope(production, delivery)
+
+
+def disclosure_response(*, actor, production, fmt, delivery_id="", reason=""):
+    scope = disclosure_scope(production, delivery_id)
+    chunks = start_disclosure(actor=actor, fmt=fmt, scope=scope, reason=reason)
+    return streamed_download(chunks, content_type=disclosure.FORMATS[fmt][0],
+                             filename=disclosure.disclosure_filename(fmt, scope))
 
 
 @login_required
@@ -67,8 +81,11 @@ def audit_page(request, code):
         "production": production, "membership": membership, "form": form, "events": page,
         "older": f"?{query.urlencode()}&before={page[-1].sequence}" if more and page else "",
         "filter_query": query.urlencode(), "checkpoint": checkpoint, "checkpoint_timestamp": timestamp_of(checkpoint),
-        "formats": list(FORMATS), "consent_url": consent_registry_url(production),
+        "formats": list(FORMATS), "disclosure_formats": list(disclosure.FORMATS), "consent_url": reverse("fix-consents", kwargs={"code": production.code}),
         "actions": sorted(ACTIONS),
+        "schedules": ExportSchedule.objects.filter(production=production, active=True).select_related("created_by"),
+        "stored_exports": StoredExport.objects.filter(production=production)[:20],
+        "report_choices": ExportReport.choices, "frequency_choices": ExportFrequency.choices,
     })
 
 
@@ -88,6 +105,57 @@ def audit_export(request, code, fmt):
         return HttpResponseBadRequest(" ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
     return export_response(actor=request.user, production=production, form=form, fmt=fmt,
                            reason=form.cleaned_data["reason"])
+
+
+@login_required
+@require_GET
+def disclosure_export(request, code, fmt):
+    production, _ = _scope(request, code)
+    if fmt not in disclosure.FORMATS:
+        return HttpResponseBadRequest(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+    return disclosure_response(actor=request.user, production=production, fmt=fmt,
+                               delivery_id=request.GET.get("delivery", ""), reason=request.GET.get("reason", "")[:500])
+
+
+@login_required
+@require_POST
+def schedule_create(request, code):
+    production, _ = _scope(request, code)
+    try:
+        schedule = stored_exports.create_export_schedule(
+            actor=request.user, production=production, report=request.POST.get("report", ""),
+            frequency=request.POST.get("frequency", ""), reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        for problem in error.messages:
+            messages.error(request, f"No schedule was set: {problem}")
+    else:
+        messages.success(request, f"{schedule} is set; the first export is made within minutes.")
+    return redirect("audit-page", code=production.code)
+
+
+@login_required
+@require_POST
+def schedule_stop(request, code, schedule_id):
+    production, _ = _scope(request, code)
+    schedule = get_object_or_404(ExportSchedule, pk=schedule_id, production=production)
+    stored_exports.stop_export_schedule(actor=request.user, schedule=schedule, reason=request.POST.get("reason", ""))
+    messages.success(request, f"{schedule} is stopped; its stored exports are kept.")
+    return redirect("audit-page", code=production.code)
+
+
+@login_required
+@require_GET
+def stored_export_download(request, code, export_id):
+    production, _ = _scope(request, code)
+    export = get_object_or_404(StoredExport, pk=export_id, production=production)
+    try:
+        chunks = stored_exports.open_stored_export(actor=request.user, export=export,
+                                                   reason=request.GET.get("reason", "")[:500])
+    except stored_exports.StoredExportAltered as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
+    family, fmt = export.report.split(".")
+    content_type = (FORMATS if family == "audit" else disclosure.FORMATS)[fmt][0]
+    return streamed_download(chunks, content_type=content_type, filename=export.file_name)
 
 
 @login_required

@@ -1,5 +1,3 @@
-from fractions import Fraction
-
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -12,9 +10,11 @@ from answerprint.accounts.selectors import membership_for
 from answerprint.api import ProductionScopedView
 
 from . import services
-from .selectors import asset_for_user, shot_by_name, shots_with_latest_version, version_for_user, versions_of
+from .selectors import (asset_for_user, shot_by_name, shots_with_latest_version, timeline_of, timelines_of,
+                        version_for_user, versions_of)
 from .serializers import (MediaAssetSerializer, RegisterSerializer, ShotSerializer, ShotUpdateSerializer,
-                          TimelineImportSerializer, UploadSerializer, VersionSerializer)
+                          TimelineImportSerializer, TimelineSerializer, UploadSerializer, VersionSerializer)
+from .timeline_import import import_timeline
 from .uploads import upload_refusal
 
 
@@ -91,19 +91,31 @@ class RegisterView(ProductionScopedView, APIView):
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
-class TimelineImportView(ProductionScopedView, APIView):
+class TimelineListView(ProductionScopedView, APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": TimelineImportSerializer}, responses=dict)
+    @extend_schema(responses=TimelineSerializer(many=True))
+    def get(self, request, code):
+        return Response(TimelineSerializer(timelines_of(self.production), many=True).data)
+
+    @extend_schema(request={"multipart/form-data": TimelineImportSerializer}, responses=TimelineSerializer,
+                   description="Import a CMX3600 EDL, OpenTimelineIO, AAF or FCPXML timeline. The reply is the "
+                               "stored import: its report has one entry per event (shot made, updated, "
+                               "unchanged, or skipped with the reason).")
     def post(self, request, code):
         self.require("ingest")
         serializer = TimelineImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        fps = serializer.validated_data.get("fps")
-        summary = services.import_timeline(actor=request.user, production=self.production,
-                                           uploaded_file=serializer.validated_data["file"],
-                                           fps=Fraction(fps) if fps else None)
-        return Response(summary, status=status.HTTP_201_CREATED)
+        options = dict(serializer.validated_data)
+        timeline = import_timeline(actor=request.user, production=self.production,
+                                   uploaded_file=options.pop("file"), **options)
+        return Response(TimelineSerializer(timeline).data, status=status.HTTP_201_CREATED)
+
+
+class TimelineDetailView(ProductionScopedView, APIView):
+    @extend_schema(responses=TimelineSerializer)
+    def get(self, request, code, timeline_id):
+        return Response(TimelineSerializer(timeline_of(self.production, timeline_id)).data)
 
 
 class VersionDetailView(APIView):
@@ -126,7 +138,9 @@ urlpatterns = [
     path("productions/<str:code>/shots/<str:name>/", ShotDetailView.as_view(), name="api-shot-detail"),
     path("productions/<str:code>/shots/<str:name>/versions/", VersionListView.as_view(), name="api-version-list"),
     path("productions/<str:code>/shots/<str:name>/register/", RegisterView.as_view(), name="api-register"),
-    path("productions/<str:code>/timelines/", TimelineImportView.as_view(), name="api-timeline-import"),
+    path("productions/<str:code>/timelines/", TimelineListView.as_view(), name="api-timeline-list"),
+    path("productions/<str:code>/timelines/<int:timeline_id>/", TimelineDetailView.as_view(),
+         name="api-timeline-detail"),
     path("versions/<int:version_id>/", VersionDetailView.as_view(), name="api-version-detail"),
     path("assets/<int:asset_id>/retry/", AssetRetryView.as_view(), name="api-asset-retry"),
 ]

@@ -28,11 +28,25 @@ class Shot(models.Model):
     description = models.TextField(blank=True)
     first_frame = models.IntegerField(default=1001)
     last_frame = models.IntegerField(null=True, blank=True)
-    # Where the shot sits in the camera source, from a timeline import ("HH:MM:SS:FF", ";" = drop frame).
-    source_name = models.CharField(max_length=300, blank=True)
+    # Editorial, from a timeline import. Timecodes are "HH:MM:SS:FF" (";" = drop frame); the
+    # source range is the frames the cut uses (speed effects and transitions included), out
+    # exclusive as an EDL writes it. first_frame..last_frame adds `handles` frames each side:
+    # source_timecode_in is frame first_frame + handles.
+    source_name = models.CharField(max_length=300, blank=True, help_text="Source file name (basename)")
+    reel = models.CharField(max_length=120, blank=True, help_text="Reel or tape name")
+    clip_name = models.CharField(max_length=300, blank=True)
     source_timecode_in = models.CharField(max_length=16, blank=True)
     source_timecode_out = models.CharField(max_length=16, blank=True)
     record_timecode_in = models.CharField(max_length=16, blank=True)
+    record_timecode_out = models.CharField(max_length=16, blank=True)
+    handles = models.PositiveIntegerField(default=0)
+    # Source frames per record frame: null plays at speed, 0 is a freeze, negative plays in reverse.
+    time_scalar = models.FloatField(null=True, blank=True)
+    # ASC CDL as the editor set it: {"slope": [r, g, b], "offset": [...], "power": [...], "saturation": s}.
+    cdl = models.JSONField(null=True, blank=True)
+    editorial_notes = models.TextField(blank=True)
+    timeline = models.ForeignKey("media.TimelineImport", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="shots", help_text="The import that last set the editorial fields")
     status = models.CharField(max_length=20, choices=ShotStatus.choices, default=ShotStatus.WAITING)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -46,6 +60,11 @@ class Shot(models.Model):
     @property
     def frame_count(self):
         return None if self.last_frame is None else self.last_frame - self.first_frame + 1
+
+    @property
+    def cut_in_frame(self):
+        """The shot's frame number of source_timecode_in: its first frame after the head handle."""
+        return self.first_frame + self.handles
 
 
 class VersionKind(models.TextChoices):
@@ -152,3 +171,67 @@ class MediaAsset(models.Model):
     @property
     def is_ready(self):
         return self.status == AssetStatus.READY
+
+
+class ShotNameRule(models.TextChoices):
+    AUTO = "auto", "A locator or comment that reads like a shot name, else the clip name"
+    CLIP = "clip", "The clip name (FROM CLIP NAME in an EDL)"
+    REEL = "reel", "The reel or tape name"
+    LOCATOR = "locator", "The first locator's text"
+    EVENT = "event", "The timeline's name and the event number"
+
+
+class NameCollision(models.TextChoices):
+    REFUSE = "refuse", "Skip the event and say so"
+    RENAME = "rename", "Give the new shot a free name (_2, _3, ...)"
+
+
+class TimelineImport(models.Model):
+    """One import of an editor's timeline, with the report of what became of every event."""
+
+    production = models.ForeignKey("accounts.Production", on_delete=models.CASCADE, related_name="timelines")
+    name = models.CharField(max_length=300, blank=True, help_text="The timeline's own name (an EDL's TITLE)")
+    file_name = models.CharField(max_length=300, blank=True)
+    format = models.CharField(max_length=10)
+    sha256 = models.CharField(max_length=64)
+    fps_num = models.PositiveIntegerField()
+    fps_den = models.PositiveIntegerField()
+    handles = models.PositiveIntegerField()
+    name_rule = models.CharField(max_length=10, choices=ShotNameRule.choices)
+    on_collision = models.CharField(max_length=10, choices=NameCollision.choices)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    # {"events": [{"event", "line", "outcome", "shot", "message", ...}], "repeats": [...]}
+    report = models.JSONField(default=dict)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-imported_at", "-pk"]
+
+    def __str__(self):
+        return self.file_name or self.name or f"timeline {self.pk}"
+
+
+class ShotLocator(models.Model):
+    """A locator the editor put on a clip, on the shot's frame numbering; delivery exports it back."""
+
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="locators")
+    timeline = models.ForeignKey(TimelineImport, null=True, on_delete=models.SET_NULL, related_name="locators")
+    frame = models.IntegerField(help_text="The shot's frame number (first_frame counts from the head handle)")
+    timecode = models.CharField(max_length=16, help_text="Source timecode of the frame")
+    color = models.CharField(max_length=20, blank=True)
+    text = models.TextField()
+    # The review comment that carries it to the shot's plate, once the shot has one.
+    comment = models.ForeignKey("review.Comment", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shot", "frame", "pk"]
+        constraints = [models.UniqueConstraint(fields=["shot", "frame", "text"], name="unique_shot_locator")]
+
+    def __str__(self):
+        return f"{self.shot.name} {self.frame}: {self.text}"

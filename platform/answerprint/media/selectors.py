@@ -4,7 +4,7 @@ from django.http import Http404
 
 from answerprint.accounts.models import Membership
 
-from .models import MediaAsset, Shot, Version
+from .models import MediaAsset, Shot, TimelineImport, Version
 
 
 def _visible_production_ids(user):
@@ -19,7 +19,7 @@ def shots_with_latest_version(production):
     return (
         Shot.objects.filter(production=production)
         .annotate(version_count=Count("versions"))
-        .prefetch_related(Prefetch("versions", queryset=versions, to_attr="versions_newest_first"))
+        .prefetch_related(Prefetch("versions", queryset=versions, to_attr="versions_newest_first"), "locators")
         .order_by("sequence", "name")
     )
 
@@ -60,3 +60,14 @@ def asset_for_user(user, asset_id):
     if asset is None:
         raise Http404("No such media.")
     return asset
+
+
+def timelines_of(production):
+    return TimelineImport.objects.filter(production=production).select_related("imported_by")
+
+
+def timeline_of(production, timeline_id):
+    try:
+        return timelines_of(production).get(pk=timeline_id)
+    except TimelineImport.DoesNotExist:
+        raise Http404("No such timeline import.") from None

@@ -1,7 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
-from .models import MediaAsset, Shot, Version
+from .models import MediaAsset, NameCollision, Shot, ShotLocator, ShotNameRule, TimelineImport, Version
 
 
 def media_url(asset, part):
@@ -43,19 +43,25 @@ class VersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+EDITORIAL = ["source_name", "reel", "clip_name", "source_timecode_in", "source_timecode_out", "record_timecode_in",
+             "record_timecode_out", "handles", "time_scalar", "cdl", "editorial_notes", "timeline"]
+
+
 class ShotSerializer(serializers.ModelSerializer):
+    locators = serializers.SerializerMethodField()
     version_count = serializers.IntegerField(read_only=True, default=0)
     poster = serializers.SerializerMethodField()
 
     class Meta:
         model = Shot
         fields = [
-            "id", "name", "sequence", "episode", "description", "first_frame", "last_frame", "source_name",
-            "source_timecode_in", "source_timecode_out", "record_timecode_in", "status", "version_count",
-            "poster", "created_at",
+            "id", "name", "sequence", "episode", "description", "first_frame", "last_frame", "status",
+            *EDITORIAL, "locators", "version_count", "poster", "created_at",
         ]
-        read_only_fields = ["id", "source_name", "source_timecode_in", "source_timecode_out",
-                            "record_timecode_in", "version_count", "poster", "created_at"]
+        read_only_fields = ["id", *EDITORIAL, "locators", "version_count", "poster", "created_at"]
+
+    def get_locators(self, shot) -> list:
+        return ShotLocatorSerializer(shot.locators.all(), many=True).data
 
     def get_poster(self, shot) -> str | None:
         for version in getattr(shot, "versions_newest_first", []):
@@ -90,6 +96,35 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class TimelineImportSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="An OpenTimelineIO .otio or a CMX3600 .edl")
-    fps = serializers.RegexField(r"^\d+(/\d+)?$", required=False,
-                                 help_text="Rate for an EDL, as 24 or 24000/1001; default: the production's")
+    file = serializers.FileField(help_text="A CMX3600 .edl, OpenTimelineIO .otio, Avid .aaf or Final Cut/Resolve/"
+                                           "Premiere .fcpxml")
+    fps = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                help_text="Rate of an EDL: 24, 23.976 or 24000/1001; default: the production's")
+    handles = serializers.IntegerField(required=False, default=8, help_text="Frames added each side of the cut")
+    name_rule = serializers.ChoiceField(choices=ShotNameRule.choices, required=False, default=ShotNameRule.AUTO)
+    on_collision = serializers.ChoiceField(choices=NameCollision.choices, required=False,
+                                           default=NameCollision.REFUSE,
+                                           help_text="A name held by a shot from another source: skip or rename")
+
+
+class TimelineSerializer(serializers.ModelSerializer):
+    """A timeline import and its report: every event's outcome, EDL event number and line."""
+
+    imported_by = serializers.CharField(source="imported_by.printed_name", default=None, read_only=True)
+    rate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimelineImport
+        fields = ["id", "name", "file_name", "format", "sha256", "rate", "handles", "name_rule", "on_collision",
+                  "created", "updated", "unchanged", "skipped", "report", "imported_by", "imported_at"]
+        read_only_fields = fields
+
+    def get_rate(self, timeline) -> str:
+        return f"{timeline.fps_num}/{timeline.fps_den}"
+
+
+class ShotLocatorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ShotLocator
+        fields = ["frame", "timecode", "color", "text", "comment"]
+        read_only_fields = fields

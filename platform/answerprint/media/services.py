@@ -30,8 +30,7 @@ from .models import AssetStatus, MediaAsset, Shot, ShotStatus, Version, VersionK
 from .storage import (lies_in_production, local_files, path_in_production, production_root, replace_file,
                       safe_filename, sequence_frames, sequence_pattern, sha256_of)
 from .timecode import parse_rate
-from .timeline import MAX_TIMELINE_BYTES, parse_timeline
-from .uploads import UploadRefusal, human_size
+from .uploads import UploadRefusal
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,12 @@ log = logging.getLogger(__name__)
 MAX_INGEST_ATTEMPTS = 6
 PROGRESS_SAVE_SECONDS = 1.0
 
+# What a timeline import sets on a shot (see Shot for their meaning).
+EDITORIAL_FIELDS = ("source_name", "reel", "clip_name", "source_timecode_in", "source_timecode_out",
+                    "record_timecode_in", "record_timecode_out", "handles", "time_scalar", "cdl", "editorial_notes",
+                    "timeline_id")
 _SHOT_FIELDS = ("name", "sequence", "episode", "description", "first_frame", "last_frame", "status",
-                "source_name", "source_timecode_in", "source_timecode_out", "record_timecode_in")
+                *EDITORIAL_FIELDS)
 _UPDATABLE_SHOT_FIELDS = set(_SHOT_FIELDS) - {"name"}
 
 
@@ -69,8 +72,8 @@ def _check_name_free(production, name, exclude_pk=None):
 @transaction.atomic
 def create_shot(*, actor, production, name, sequence="", episode="", first_frame=1001, last_frame=None,
                 description="", reason="", **editorial):
-    """A new shot. `editorial` may carry source_name and the timecodes of a timeline import."""
-    unknown = set(editorial) - {"source_name", "source_timecode_in", "source_timecode_out", "record_timecode_in"}
+    """A new shot. `editorial` may carry the EDITORIAL_FIELDS of a timeline import."""
+    unknown = set(editorial) - set(EDITORIAL_FIELDS)
     if unknown:
         raise ValidationError(f"Cannot set {', '.join(sorted(unknown))} on a shot.")
     name = (name or "").strip()
@@ -105,6 +108,30 @@ def update_shot(*, actor, shot, reason="", **changes):
     record_event("shot.updated", actor=actor, production=shot.production, target=shot, before=before,
                  after=changes, reason=reason)
     return shot
+
+
+def post_locator_comments(*, actor, shot):
+    """Put the shot's editor's locators that have no comment yet on its latest version, at their
+    frames, written in the name of whoever imported the timeline. A locator on a frame outside
+    the version stays on the shot only. Called by the timeline import and when a plate arrives.
+    """
+    pending = list(shot.locators.filter(comment__isnull=True).select_related("timeline__imported_by"))
+    version = shot.versions.order_by("-number").first()
+    if not pending or version is None:
+        return
+    # review builds on media, not the other way round
+    from answerprint.review.services import create_comment, frame_count
+
+    count = frame_count(version) or 0
+    for locator in pending:
+        if not 0 <= locator.frame - shot.first_frame < count:
+            continue
+        colour = f" ({locator.color})" if locator.color else ""
+        author = (locator.timeline.imported_by if locator.timeline else None) or actor
+        comment = create_comment(actor=author, version=version, frame=locator.frame - shot.first_frame,
+                                 body=f"Editor's locator{colour} at {locator.timecode}: {locator.text}").obj
+        locator.comment = comment
+        locator.save(update_fields=["comment"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,6 +206,7 @@ def ingest_upload(*, actor, shot, uploaded_file, note=""):
                 "shot": shot.name, "version": version.number, "file": original_name, "stored_as": stored,
                 "sha256": sha256, "size_bytes": size, "note": version.note,
             })
+            post_locator_comments(actor=actor, shot=shot)
             _enqueue_on_commit(asset)
     except BaseException:
         if stored is not None:
@@ -274,6 +302,7 @@ def register_media(*, actor, shot, path, note=""):
         if found["is_sequence"]:
             after.update(frames=found["frames"], first_frame=found["first"], last_frame=found["last"])
         record_event("media.registered", actor=actor, production=shot.production, target=asset, after=after)
+        post_locator_comments(actor=actor, shot=shot)
         _enqueue_on_commit(asset)
     return version
 
@@ -551,82 +580,3 @@ def record_upload_refused(*, actor, production, refusal, shot=None):
     return record_event("media.upload_refused", actor=actor, production=production,
                         target=shot if shot is not None else production, after=refusal.as_audit(),
                         reason=refusal.message)
-
-
-# ---------------------------------------------------------------------------------------------
-# Timelines
-
-def _timeline_rate(production, fps):
-    if fps is None or fps == "":
-        return parse_rate((production.fps_num, production.fps_den))
-    try:
-        return parse_rate(fps)
-    except (ValueError, ZeroDivisionError, TypeError):
-        raise ValidationError({"fps": f"{fps!r} is not a frame rate like 24 or 24000/1001."}) from None
-
-
-@transaction.atomic
-def import_timeline(*, actor, production, uploaded_file, fps=None):
-    """Create or update the production's shots from an .otio or .edl timeline.
-
-    Each usable clip becomes a shot named from the clip (or from a locator/comment that reads
-    like a shot name), frames first_frame..first_frame+duration-1 (1001 for a new shot), with
-    the source's name and timecodes and the record timecode in. All or nothing: a file that
-    cannot be read raises ValidationError and changes nothing.
-    """
-    rate = _timeline_rate(production, fps)
-    if (getattr(uploaded_file, "size", 0) or 0) > MAX_TIMELINE_BYTES:
-        raise ValidationError({"file": f"A timeline may be at most {human_size(MAX_TIMELINE_BYTES)}."})
-    data = uploaded_file.read()
-    file_name = posixpath.basename(getattr(uploaded_file, "name", "") or "")
-    parsed = parse_timeline(data, file_name, rate)
-    if not parsed.clips:
-        raise ValidationError({"file": f"{file_name or 'The timeline'} holds no clips that could be shots."})
-    reason = f"Timeline import of {file_name or 'a timeline'}"
-    summary = {"created": 0, "updated": 0, "skipped": 0, "format": parsed.format,
-               "rate": f"{parsed.rate.numerator}/{parsed.rate.denominator}", "shots": [],
-               "messages": list(parsed.skipped)}
-    summary["skipped"] = len(parsed.skipped)
-    existing = {shot.name.lower(): shot for shot in Shot.objects.select_for_update().filter(production=production)}
-    seen = {}
-    for clip in parsed.clips:
-        if not clip.name:
-            summary["skipped"] += 1
-            summary["messages"].append(f"Event {clip.event} ({clip.clip_name}) has no name usable as a shot name.")
-            continue
-        key = clip.name.lower()
-        if key in seen:
-            summary["skipped"] += 1
-            summary["messages"].append(f"{clip.name} appears again at event {clip.event} (record "
-                                       f"{clip.record_timecode_in}); kept event {seen[key]}.")
-            continue
-        seen[key] = clip.event
-        editorial = {"source_name": clip.source_name, "source_timecode_in": clip.source_timecode_in,
-                     "source_timecode_out": clip.source_timecode_out, "record_timecode_in": clip.record_timecode_in}
-        shot = existing.get(key)
-        if shot is None:
-            shot = create_shot(actor=actor, production=production, name=clip.name, first_frame=1001,
-                               last_frame=1001 + clip.duration - 1, reason=reason, **editorial)
-            existing[key] = shot
-            action = "created"
-        else:
-            changes = {**editorial, "last_frame": shot.first_frame + clip.duration - 1}
-            changed = {k: v for k, v in changes.items() if getattr(shot, k) != v}
-            if not changed:
-                summary["skipped"] += 1
-                summary["messages"].append(f"{shot.name} is unchanged.")
-                summary["shots"].append({"name": shot.name, "action": "unchanged", "event": clip.event})
-                continue
-            shot = update_shot(actor=actor, shot=shot, reason=reason, **changed)
-            action = "updated"
-        summary[action] += 1
-        summary["shots"].append({
-            "name": shot.name, "action": action, "event": clip.event, "named_from": clip.name_from,
-            "first_frame": shot.first_frame, "last_frame": shot.last_frame, **editorial,
-        })
-    record_event("timeline.imported", actor=actor, production=production, target=production, after={
-        "file": file_name, "format": parsed.format, "timeline": parsed.name, "rate": summary["rate"],
-        "sha256": hashlib.sha256(data).hexdigest(), "created": summary["created"], "updated": summary["updated"],
-        "skipped": summary["skipped"],
-    })
-    return summary

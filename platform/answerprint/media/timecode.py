@@ -18,16 +18,48 @@ def snap_rate(value):
     return value.limit_denominator(1001)
 
 
+# Decimal rates people write for the NTSC ratios: 23.976 and 23.98, 29.97, 47.952, 59.94, 119.88.
+_NTSC_RATES = [Fraction(n, 1001) for n in (24000, 30000, 48000, 60000, 120000)]
+_RATE_TEXT = re.compile(r"^\s*(?P<number>[-+]?\d+(\.\d+)?)\s*(/\s*(?P<denominator>[-+]?\d+)\s*)?$")
+
+
+def _rate_from_text(text):
+    match = _RATE_TEXT.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a frame rate like 24, 23.976 or 24000/1001")
+    number, denominator = match["number"], match["denominator"]
+    if denominator is not None:
+        if "." in number:
+            raise ValueError(f"{text!r} mixes a decimal and a ratio; write 23.976 or 24000/1001")
+        if int(denominator) == 0:
+            raise ValueError(f"{text!r} has a zero denominator; write a rate like 24 or 24000/1001")
+        if int(denominator) < 0:
+            raise ValueError(f"{text!r} has a negative denominator; write a rate like 24 or 24000/1001")
+        return Fraction(int(number), int(denominator))
+    value = Fraction(number)
+    if "." in number:
+        for rate in _NTSC_RATES:
+            if abs(value - rate) < Fraction(6, 1000):
+                return rate
+    return value
+
+
 def parse_rate(value):
-    """24, "25", "24000/1001", Fraction(30000, 1001) or 23.976 -> a positive Fraction."""
+    """24, "25", "24000/1001", "23.976", Fraction(30000, 1001) or 23.976 -> a positive Fraction.
+
+    A decimal that stands for an NTSC rate (23.976, 23.98, 29.97, 59.94, ...) is that ratio;
+    anything that is not a positive rate raises ValueError with a sentence saying why.
+    """
     if isinstance(value, (tuple, list)) and len(value) == 2:
+        if int(value[1]) <= 0:
+            raise ValueError(f"{value[0]}/{value[1]} is not a frame rate: the denominator must be positive")
         value = Fraction(int(value[0]), int(value[1]))
     elif isinstance(value, float):
         value = snap_rate(value)
     else:
-        value = Fraction(str(value).strip()) if isinstance(value, str) else Fraction(value)
+        value = _rate_from_text(value) if isinstance(value, str) else Fraction(value)
     if value <= 0 or value > 1000:
-        raise ValueError(f"{value} is not a frame rate")
+        raise ValueError(f"{value} is not a frame rate: it must be more than 0 and at most 1000")
     return value
 
 

@@ -1,10 +1,9 @@
-from fractions import Fraction
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,9 +11,10 @@ from answerprint.errors import error_text
 from answerprint.accounts.permissions import can, require
 from answerprint.accounts.selectors import membership_for, production_and_membership
 
-from . import services
-from .models import AssetStatus
-from .selectors import asset_for_user, shot_by_name, shots_with_latest_version, versions_of
+from . import services, timeline_import
+from .cdl import viewing_filter
+from .models import AssetStatus, NameCollision, ShotNameRule
+from .selectors import asset_for_user, shot_by_name, shots_with_latest_version, timeline_of, timelines_of, versions_of
 from .serving import media_response
 from .uploads import upload_refusal
 
@@ -33,7 +33,10 @@ def _grid_context(production, membership):
 @require_GET
 def production_page(request, code):
     production, membership = production_and_membership(request.user, code)
-    return render(request, "media/production.html", _grid_context(production, membership))
+    return render(request, "media/production.html", {**_grid_context(production, membership),
+                                                     "timelines": timelines_of(production)[:5],
+                                                     "name_rules": ShotNameRule.choices,
+                                                     "collisions": NameCollision.choices})
 
 
 @login_required
@@ -61,6 +64,7 @@ def shot_page(request, code, name):
         "can_ingest": can(membership, "ingest"),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),
+        "cdl_filter": viewing_filter(shot.cdl),
         **_review_context(request, production, membership, selected, versions),
     })
 
@@ -125,19 +129,31 @@ def import_timeline(request, code):
     require(membership, "ingest")
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        messages.error(request, "Choose an .otio or .edl file.")
+        messages.error(request, "Choose a timeline file (.edl, .otio, .aaf or .fcpxml).")
         return redirect("production-page", code=code)
-    fps = request.POST.get("fps", "").strip()
     try:
-        summary = services.import_timeline(actor=request.user, production=production, uploaded_file=uploaded,
-                                           fps=Fraction(fps) if fps else None)
-    except (ValidationError, ValueError, ZeroDivisionError) as error:
-        messages.error(request, error_text(error) if isinstance(error, ValidationError)
-                       else f"The rate {fps!r} is not a number like 24 or 24000/1001.")
+        timeline = timeline_import.import_timeline(
+            actor=request.user, production=production, uploaded_file=uploaded, fps=request.POST.get("fps", "").strip(),
+            handles=request.POST.get("handles", "").strip() or timeline_import.DEFAULT_HANDLES,
+            name_rule=request.POST.get("name_rule") or ShotNameRule.AUTO,
+            on_collision=request.POST.get("on_collision") or NameCollision.REFUSE)
+    except ValidationError as error:
+        messages.error(request, error_text(error))
         return redirect("production-page", code=code)
-    messages.success(request, f"Timeline imported: {summary.get('created', 0)} shots created, "
-                              f"{summary.get('updated', 0)} updated.")
-    return redirect("production-page", code=code)
+    summary = (f"{timeline.file_name} imported: {timeline.created} shot{pluralize(timeline.created)} created, "
+               f"{timeline.updated} updated, {timeline.unchanged} unchanged, "
+               f"{timeline.skipped} event{pluralize(timeline.skipped)} skipped.")
+    (messages.warning if timeline.skipped else messages.success)(request, summary)
+    return redirect("timeline-page", code=code, timeline_id=timeline.pk)
+
+
+@login_required
+@require_GET
+def timeline_page(request, code, timeline_id):
+    production, membership = production_and_membership(request.user, code)
+    timeline = timeline_of(production, timeline_id)
+    return render(request, "media/timeline.html", {"production": production, "membership": membership,
+                                                   "timeline": timeline, "events": timeline.report.get("events", [])})
 
 
 @login_required
