@@ -79,13 +79,16 @@ def enrol_authenticator(user):
 
 
 def authenticator_code(user):
-    """The code `user`'s authenticator shows now. Each code is accepted once, so a test that signs
-    twice within one 30-second step is treated as if the next step had come."""
+    """The code `user`'s authenticator shows now, setting one up first if they have none. Each
+    code is accepted once, so a test that signs twice within one 30-second step is treated as if
+    the next step had come."""
     import pyotp
 
     from answerprint.accounts import mfa
     from answerprint.accounts.models import TotpDevice
 
+    if not TotpDevice.objects.filter(user=user).exists():
+        enrol_authenticator(user)
     device = TotpDevice.objects.get(user=user)
     TotpDevice.objects.filter(pk=device.pk).update(last_used_step=0)
     return pyotp.TOTP(mfa._secret(device)).now()

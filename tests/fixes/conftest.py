@@ -11,9 +11,7 @@ from answerprint.fixes import services
 from answerprint.fixes.signatures import proposal_record_hash
 from answerprint.media.models import AssetStatus, MediaAsset, VersionState
 from answerprint.review.models import Annotation
-from answerprint.accounts.models import TotpDevice
-from tests.factories import (PASSWORD, ProductionFactory, ShotFactory, VersionFactory, authenticator_code,
-                             enrol_authenticator, member)
+from tests.factories import PASSWORD, ProductionFactory, ShotFactory, VersionFactory, authenticator_code, member
 
 # The shape of inference.card.model_card, abridged.
 MODEL_CARD = {"card_version": 1, "kind": "removal", "method": "flow-propagation+internal-cnn", "method_version": "1.0",
@@ -53,8 +51,6 @@ class World:
         self.compliance = member(self.production, Role.COMPLIANCE)
         self.viewer = member(self.production, Role.VIEWER)
         self.boom = polygon(self.plate, self.supervisor)
-        for signer in (self.producer, self.second_producer, self.supervisor, self.second_supervisor):
-            enrol_authenticator(signer)  # signing needs the password and a second factor
 
     def removal(self, actor=None, **kwargs):
         options = {"actor": actor or self.supervisor, "source_version": self.plate, "kind": "object_removal",
@@ -78,7 +74,7 @@ class World:
     def sign(self, proposal, signer, meaning="approval", **kwargs):
         options = {"actor": signer, "proposal": proposal, "password": PASSWORD, "meaning": meaning,
                    "record_hash": proposal_record_hash(proposal)}
-        if "second_factor" not in kwargs and TotpDevice.objects.filter(user=signer).exists():
+        if "second_factor" not in kwargs:  # signers here have an authenticator: signing needs one
             options["second_factor"] = authenticator_code(signer)
         options.update(kwargs)
         return services.approve_proposal(**options)
