@@ -15,7 +15,7 @@ from answerprint.api import ProductionScopedView
 
 from . import disclosure, services
 from .exports import FORMATS, signature_text
-from .forms import ExportFilterForm, ExportForm
+from .forms import ExportFilterForm, ExportForm, ReasonForm
 from .models import AuditEvent, Checkpoint
 from .protection import missing_protections
 from .selectors import latest_checkpoint, timestamp_of
@@ -99,16 +99,24 @@ class AuditExportView(ProductionScopedView, APIView):
                                reason=form.cleaned_data["reason"])
 
 
+class DisclosureInputSerializer(serializers.Serializer):
+    delivery = serializers.IntegerField(required=False, help_text="a delivery version's id")
+    reason = serializers.CharField(max_length=500, help_text="why the report is taken; kept with it")
+
+
 class DisclosureExportView(ProductionScopedView, APIView):
-    @extend_schema(parameters=[OpenApiParameter("delivery", OpenApiTypes.INT, description="a delivery version's id")],
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, code, fmt):
+    @extend_schema(request=DisclosureInputSerializer, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   description="The AI-disclosure report; a POST with the reason typed by the person who takes it.")
+    def post(self, request, code, fmt):
         self.require("view_audit")
         if fmt not in disclosure.FORMATS:
             raise NotFound(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+        form = ReasonForm(request.data)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
         return disclosure_response(actor=request.user, production=self.production, fmt=fmt,
-                                   delivery_id=request.query_params.get("delivery", ""),
-                                   reason=request.query_params.get("reason", "")[:500])
+                                   delivery_id=str(request.data.get("delivery", "") or ""),
+                                   reason=form.cleaned_data["reason"])
 
 
 def _timestamp_view(checkpoint):

@@ -15,7 +15,7 @@ from . import disclosure, services, stored_exports
 from .actions import ACTIONS, describe
 from .disclosure import DisclosureScope, start_disclosure
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
-from .forms import ExportFilterForm, ExportForm
+from .forms import ExportFilterForm, ExportForm, ReasonForm
 from .models import ExportFrequency, ExportReport, ExportSchedule, StoredExport
 from .selectors import filtered_events, latest_checkpoint, timestamp_of
 
@@ -107,14 +107,27 @@ def audit_export(request, code, fmt):
                            reason=form.cleaned_data["reason"])
 
 
+def _typed_reason(request):
+    """The reason typed into the form, or a 400 saying it is needed."""
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return None, HttpResponseBadRequest(" ".join(form.errors["reason"]))
+    return form.cleaned_data["reason"], None
+
+
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def disclosure_export(request, code, fmt):
     production, _ = _scope(request, code)
+    if request.method == "GET":  # a followed link shows the form; it never makes a report
+        return redirect(f"{reverse('audit-page', args=[production.code])}#disclosure-head")
     if fmt not in disclosure.FORMATS:
         return HttpResponseBadRequest(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+    reason, refusal = _typed_reason(request)
+    if refusal:
+        return refusal
     return disclosure_response(actor=request.user, production=production, fmt=fmt,
-                               delivery_id=request.GET.get("delivery", ""), reason=request.GET.get("reason", "")[:500])
+                               delivery_id=request.POST.get("delivery", ""), reason=reason)
 
 
 @login_required
@@ -144,13 +157,17 @@ def schedule_stop(request, code, schedule_id):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def stored_export_download(request, code, export_id):
     production, _ = _scope(request, code)
     export = get_object_or_404(StoredExport, pk=export_id, production=production)
+    if request.method == "GET":  # a followed link shows the form; the download is a POST with its reason
+        return redirect(f"{reverse('audit-page', args=[production.code])}#schedule-head")
+    reason, refusal = _typed_reason(request)
+    if refusal:
+        return refusal
     try:
-        chunks = stored_exports.open_stored_export(actor=request.user, export=export,
-                                                   reason=request.GET.get("reason", "")[:500])
+        chunks = stored_exports.open_stored_export(actor=request.user, export=export, reason=reason)
     except stored_exports.StoredExportAltered as error:
         return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
     family, fmt = export.report.split(".")
