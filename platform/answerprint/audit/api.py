@@ -11,7 +11,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from answerprint.api import ProductionScopedView
+from answerprint.api import ProductionScopedView, page_parameters, paginated
 
 from . import disclosure, services
 from .exports import FORMATS, signature_text
@@ -66,7 +66,7 @@ def _form(view, request):
 
 
 class AuditEventListView(ProductionScopedView, APIView):
-    @extend_schema(parameters=FILTERS, responses=AuditEventSerializer(many=True))
+    @extend_schema(parameters=FILTERS + page_parameters(), responses=paginated(AuditEventSerializer))
     def get(self, request, code):
         self.require("view_audit")
         services.seal_pending()  # so every listed event has its number and hash
@@ -162,7 +162,7 @@ class AuditVerifyView(ProductionScopedView, APIView):
 
 
 class CheckpointListView(ProductionScopedView, APIView):
-    @extend_schema(responses=CheckpointSerializer(many=True))
+    @extend_schema(parameters=page_parameters(), responses=paginated(CheckpointSerializer))
     def get(self, request, code):
         self.require("view_audit")
         services.seal_pending()  # so every listed event has its number and hash

@@ -17,7 +17,7 @@ from .models import FixPolicyChange, Origin, PolicyChangeState, RequestState
 from .policy import needs_consent, policy_for
 from .serializers import (ConsentInputSerializer, ConsentSerializer, DecisionInputSerializer, DecisionSerializer,
                           FixRequestDetailSerializer, FixRequestInputSerializer, FixRequestSerializer,
-                          PolicyChangeConfirmSerializer, PolicyChangeSerializer, PolicySerializer, ProposalSerializer,
+                          FixKindSerializer, PolicyChangeConfirmSerializer, PolicyChangeSerializer, PolicySerializer, ProposalSerializer,
                           FixReasonSerializer)
 
 
@@ -29,7 +29,8 @@ class FixView(ProductionScopedView, APIView):
 
 
 class FixKindListView(FixView):
-    @extend_schema(responses=dict, description="Every fix kind: its change category, whether this production "
+    @extend_schema(responses=FixKindSerializer(many=True),
+                   description="Every fix kind: its change category, whether this production "
                                                "needs a consent for it, what it needs and its parameters.")
     def get(self, request, code):
         policy = policy_for(self.production)

@@ -255,6 +255,24 @@ class PolicySerializer(serializers.Serializer):
         return super().to_representation(policy)
 
 
+class FixKindSerializer(serializers.Serializer):
+    """A fix kind as /fix-kinds/ lists it (kinds.Kind.describe, plus this production's consent rule)."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    category = serializers.CharField()
+    category_label = serializers.CharField()
+    summary = serializers.CharField()
+    available = serializers.BooleanField()
+    needs_mask = serializers.BooleanField()
+    mask_optional = serializers.BooleanField()
+    needs_reference = serializers.BooleanField()
+    reference_optional = serializers.BooleanField()
+    needs_replacement = serializers.BooleanField()
+    params = serializers.DictField(child=serializers.DictField(), help_text="name -> type, default, help, range")
+    needs_consent = serializers.BooleanField()
+
+
 class PolicyChangeSerializer(serializers.ModelSerializer):
     proposed_by = serializers.CharField(source="proposed_by.printed_name")
     confirmed_by = serializers.CharField(source="confirmed_by.printed_name", allow_null=True, default=None)
