@@ -164,6 +164,8 @@ FILE_UPLOAD_HANDLERS = ["answerprint.media.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Stored review-room operations one user may make across all their connections, per window (s).
+REVIEW_WS_USER_OPS = (int(os.environ.get("REVIEW_WS_USER_OPS", "60")), 20.0)
 # Rate-limit counts (answerprint/throttles.py) must be shared by every web process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "answerprint-cache"}

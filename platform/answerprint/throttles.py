@@ -5,6 +5,10 @@ token) posting hundreds of comments a second would bloat the production's log; t
 that to what people and pipeline tools really do. The counts live in the shared cache (Redis in
 production), so they hold across web processes.
 """
+import time
+
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -38,3 +42,20 @@ class ProductionWriteThrottle(UserWriteThrottle):
         if not Membership.objects.active().filter(user=request.user, production__code=code).exists():
             return None
         return self.cache_format % {"scope": self.scope, "ident": code}
+
+
+def review_ops_wait(user_id: int) -> float:
+    """Seconds a user must wait before another stored review-room operation; 0 to go ahead.
+
+    Each connection has its own token bucket; this budget is the user's across all their
+    connections and web processes (a fixed window in the shared cache), so opening twenty
+    sockets does not buy twenty times the writes.
+    """
+    limit, window = settings.REVIEW_WS_USER_OPS
+    now = time.time()
+    slot = int(now // window)
+    key = f"review-ops:{user_id}:{slot}"
+    cache.add(key, 0, timeout=int(window * 2))
+    if cache.incr(key) <= limit:
+        return 0.0
+    return (slot + 1) * window - now
