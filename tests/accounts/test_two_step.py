@@ -3,6 +3,7 @@ import re
 
 import pyotp
 import pytest
+from django.core.exceptions import ValidationError
 
 from answerprint.accounts import mfa
 from answerprint.accounts.models import RecoveryCode, TotpDevice
@@ -82,3 +83,22 @@ def test_resetting_needs_the_password_and_a_code(client):
     assert not TotpDevice.objects.filter(user=user).exists() and not RecoveryCode.objects.filter(user=user).exists()
     event = AuditEvent.objects.get(action="mfa.reset")
     assert event.after == {"proven_with": ["password", "recovery_code"]} and event.reason == "new phone"
+
+
+@pytest.mark.django_db
+def test_staff_remove_a_lost_authenticator_with_a_reason_and_nobody_else_may():
+    # given a user who lost their phone and codes, a colleague, and studio staff
+    user, colleague, staff = UserFactory(), UserFactory(), UserFactory(is_staff=True)
+    enrol_authenticator(user)
+
+    # when the colleague tries, then staff without a reason, then staff with one
+    with pytest.raises(ValidationError, match="Only studio staff"):
+        mfa.remove_second_factor_for(actor=colleague, user=user, reason="asked nicely")
+    with pytest.raises(ValidationError, match="Say why"):
+        mfa.remove_second_factor_for(actor=staff, user=user, reason="")
+    mfa.remove_second_factor_for(actor=staff, user=user, reason="ID checked on a video call")
+
+    # then the authenticator is gone, on the record with who and why
+    assert not TotpDevice.objects.filter(user=user).exists()
+    event = AuditEvent.objects.get(action="mfa.reset")
+    assert event.actor == staff and event.reason == "ID checked on a video call"

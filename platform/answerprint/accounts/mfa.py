@@ -152,3 +152,21 @@ def reset_second_factor(*, user, password: str, code: str, reason: str = "") -> 
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
     record_event("mfa.reset", actor=user, target=user, after={"proven_with": ["password", factor]}, reason=reason)
+
+
+@transaction.atomic
+def remove_second_factor_for(*, actor, user, reason: str) -> None:
+    """Studio staff remove the authenticator of someone who lost it and their recovery codes.
+
+    The person then sets up a new one before they sign again; the reason is required and kept.
+    """
+    if not getattr(actor, "is_staff", False):
+        raise ValidationError("Only studio staff may remove someone else's authenticator.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why (for example how the person's identity was checked)."})
+    if not TotpDevice.objects.filter(user=user).exists():
+        raise ValidationError(f"{user} has no authenticator.")
+    TotpDevice.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    record_event("mfa.reset", actor=actor, target=user, after={"removed_by_staff": True}, reason=reason)
