@@ -170,3 +170,14 @@ def test_nginx_sends_upload_paths_the_app_knows_to_the_gated_locations():
                  "/p/demo/consents/"]:
         assert any(location.pattern.match(path) for location in UPLOAD_LOCATIONS), path
         assert any(pattern.match(path) for pattern in gated), path
+
+
+def test_nginx_passes_the_client_address_that_the_lock_out_counts_by():
+    # given every location nginx proxies to the application
+    _, locations = _nginx_locations()
+    proxied = {name: block for name, block in locations.items() if "proxy_pass" in block}
+
+    # then each sets X-Forwarded-For to the client's own address (never one the client sent)
+    assert proxied and all("proxy_set_header X-Forwarded-For $remote_addr;" in block for block in proxied.values())
+    systemd = (ROOT / "deploy" / "systemd" / "answerprint-web@.service").read_text()
+    assert "--proxy-headers" in systemd
