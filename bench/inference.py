@@ -5,6 +5,7 @@ issue's targets, met or missed.
     python bench/inference.py --long     # 24 frames per case
     python bench/inference.py --sizes 432x240 --cases removal,colour
     python bench/inference.py --clip shot.mov --masks holes/ --cases none
+    python bench/inference.py --cases none --cross-shot shot.mov   # cross-shot colour, exposure, QC calibration
 
 Every option of python -m inference.evaluate applies. Frames per second are after fitting, on
 the CPU, and on CUDA in their own column when a GPU is present.

@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from . import colour, exposure, matte, removal
+from . import colour, exposure, matte, qc, removal
 from .card import frame_hashes, model_card, tensor_hash
 from .clip import Clip
 from .device import configure_threads, device_name, pick_device, seed_everything
@@ -84,12 +84,21 @@ class Fitted:
     fitted_frames: list[str]
     inputs: dict
 
-    def card(self, clip: Clip, metrics: dict, apply_seconds: float | None, inputs: dict | None = None) -> dict:
+    def card(self, clip: Clip, metrics: dict, apply_seconds: float | None, inputs: dict | None = None,
+             quality: dict | None = None) -> dict:
         return model_card(kind=self.kind.value, method=self.method, version=self.version,
                           params=self.params.as_dict(), seed=self.seed, device=device_name(self.device),
                           fps=clip.fps, size=clip.size, fitted_frames=self.fitted_frames,
                           fit_seconds=self.fit_seconds, apply_seconds=apply_seconds, metrics=metrics,
-                          details=getattr(self.model, "info", {}), inputs={**self.inputs, **(inputs or {})})
+                          details=getattr(self.model, "info", {}), inputs={**self.inputs, **(inputs or {})},
+                          qc=quality)
+
+    def assess(self, output: torch.Tensor, source: torch.Tensor) -> tuple[dict, dict]:
+        """What can be said of the output without ground truth: its self-metrics against the
+        source, and the QC block (verdict, numbers, brightness curve) built on the model's own
+        estimate of its error."""
+        measured = self_metrics(output, source) if len(source) > 1 else {}
+        return measured, qc.assess(self.kind.value, getattr(self.model, "estimate", None), measured, source, output)
 
 
 def _as_clip(value, name: str) -> Clip | None:
@@ -153,7 +162,8 @@ def propose(kind, clip: Clip, params: dict | None = None, *, mask=None, referenc
     apply_seconds = time.perf_counter() - start
     frames = torch.stack([o[0] for o in outputs])
     alpha = torch.stack([o[1] for o in outputs]) if outputs[0][1] is not None else None
-    quality = self_metrics(frames, clip.frames) if metrics and clip.T > 1 else {}
+    quality, check = fitted.assess(frames, clip.frames) if metrics else ({}, None)
     if progress:
         progress(1.0, "done")
-    return Result(fitted.kind, frames, alpha, quality, fitted.card(clip, quality, apply_seconds), fitted.model)
+    return Result(fitted.kind, frames, alpha, quality, fitted.card(clip, quality, apply_seconds, quality=check),
+                  fitted.model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .colour import mkl_affine
 from .flow import pair_flows
 from .matte import carry, detect_screen, key_signal
 from .removal import (Motion, RemovalParams, check_mask, dilate, fill_telea, propagation_only, stabilised_all,
@@ -50,19 +51,9 @@ def reinhard(frames: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
 
 def mkl(frames: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Pitie & Kokaram 2007, the Monge-Kantorovich linear transfer: the affine map in RGB that
-    carries the source's mean and covariance onto the reference's with least displacement."""
-    src, ref = _flat(frames).astype(np.float64), _flat(reference).astype(np.float64)
-    a, b = np.cov(src.T) + 1e-8 * np.eye(3), np.cov(ref.T) + 1e-8 * np.eye(3)
-
-    def sqrtm(m):
-        values, vectors = np.linalg.eigh(m)
-        return vectors @ np.diag(np.sqrt(np.maximum(values, 0))) @ vectors.T
-
-    a_half = sqrtm(a)
-    a_half_inv = np.linalg.inv(a_half)
-    transfer = a_half_inv @ sqrtm(a_half @ b @ a_half) @ a_half_inv
-    out = (frames.numpy().reshape(-1, 3) - src.mean(0)) @ transfer.T + ref.mean(0)
+    """Pitie & Kokaram 2007, the Monge-Kantorovich linear transfer on its own."""
+    matrix, offset = mkl_affine(_flat(frames), _flat(reference))
+    out = frames.numpy().reshape(-1, 3) @ matrix.T + offset
     return torch.from_numpy(np.clip(out, 0, 1).reshape(frames.shape).astype(np.float32))
 
 

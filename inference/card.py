@@ -55,7 +55,7 @@ def _clean(value):
 
 def model_card(*, kind: str, method: str, version: str, params: dict, seed: int, device: str, fps,
                size: tuple[int, int], fitted_frames: list[str], fit_seconds: float, apply_seconds: float | None,
-               metrics: dict, details: dict, inputs: dict) -> dict:
+               metrics: dict, details: dict, inputs: dict, qc: dict | None = None) -> dict:
     from . import __version__
 
     combined = hashlib.sha256("".join(fitted_frames).encode()).hexdigest()
@@ -76,6 +76,7 @@ def model_card(*, kind: str, method: str, version: str, params: dict, seed: int,
         "inputs": inputs,
         "timing": {"fit_seconds": fit_seconds, "apply_seconds": apply_seconds},
         "metrics": metrics,
+        **({"qc": qc} if qc is not None else {}),
         "details": details,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     })

@@ -23,7 +23,6 @@ from .api import fit, resolve_kind
 from .card import file_sha256
 from .clip import ClipWriter, iter_frames, probe, read_clip, read_masks, write_frames
 from .errors import FrameRateMismatchError
-from .metrics import self_metrics
 
 
 def run_fix(kind: str, source_path, output_dir, params: dict | None = None, seed: int = 0, *,
@@ -59,8 +58,8 @@ def run_fix(kind: str, source_path, output_dir, params: dict | None = None, seed
                  device=device, seed=seed, progress=lambda f, stage="": report(0.8 * f, stage))
 
     # quality, measured on the working copy (the same frames the fit saw)
-    preview = [fitted.model.apply(t, work.frames[t]) for t in range(work.T)]
-    quality = self_metrics(torch.stack([p[0] for p in preview]), work.frames) if work.T > 1 else {}
+    preview = torch.stack([fitted.model.apply(t, work.frames[t])[0] for t in range(work.T)])
+    quality, check = fitted.assess(preview, work.frames)
     del preview
 
     written = {"clip": str(output / "result.mov")}
@@ -94,7 +93,7 @@ def run_fix(kind: str, source_path, output_dir, params: dict | None = None, seed
             inputs[f"{name}_path"] = str(path)
             if Path(path).is_file():
                 inputs[f"{name}_file_sha256"] = file_sha256(path)
-    card = fitted.card(work, quality, apply_seconds, inputs)
+    card = fitted.card(work, quality, apply_seconds, inputs, quality=check)
     card["outputs"] = {k: Path(v).name for k, v in written.items()}
     card_path = output / "card.json"
     card_path.write_text(json.dumps(card, indent=1))

@@ -395,3 +395,100 @@ def real_cases(clean: torch.Tensor, masks: torch.Tensor | None, name: str, seed:
     cases.append(Case(f"deflicker {name}", "exposure", _clip(damaged), torch.from_numpy(damaged / gain), clean,
                       params={"target": "median"}))
     return cases
+
+
+# --- cross-shot colour and exposure on real footage ----------------------------------------------
+
+@dataclass
+class PrimaryGrade:
+    """What a colourist's primaries do: lift, gamma and gain per channel, then saturation and a
+    hue rotation about the grey axis (luma kept)."""
+
+    lift: tuple[float, float, float]
+    gamma: tuple[float, float, float]
+    gain: tuple[float, float, float]
+    saturation: float
+    hue_degrees: float
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        x = np.clip(rgb, 0, 1).astype(np.float32)
+        lift, gamma, gain = (np.asarray(v, np.float32) for v in (self.lift, self.gamma, self.gain))
+        x = np.clip(x * gain + lift * (1 - x), 0, 1) ** (1 / gamma)
+        weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+        luma = (x * weights).sum(-1, keepdims=True)
+        axis = np.ones(3, np.float32) / np.sqrt(3)
+        cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]], np.float32)
+        angle = np.deg2rad(self.hue_degrees)
+        rotation = np.eye(3, dtype=np.float32) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+        chroma = (x - luma) @ rotation.T
+        chroma = chroma - (chroma * weights).sum(-1, keepdims=True)
+        return np.clip(luma + self.saturation * chroma, 0, 1).astype(np.float32)
+
+
+PRIMARY_GRADES = (
+    PrimaryGrade((0.03, 0.0, -0.02), (1.1, 1.0, 0.9), (1.05, 0.98, 0.88), 1.25, 8.0),
+    PrimaryGrade((-0.02, 0.01, 0.04), (0.9, 1.0, 1.15), (0.92, 1.0, 1.08), 0.75, -10.0),
+    PrimaryGrade((0.05, 0.02, 0.0), (1.2, 1.1, 1.0), (1.1, 1.0, 0.85), 1.3, 5.0),
+)
+
+
+def _other_frame(t: int, offset: int, count: int) -> int:
+    return t + offset if t + offset < count else t - offset
+
+
+def cross_shot_colour_cases(clean: torch.Tensor, name: str, length: int = 3, offsets=(20, 30)) -> list[Case]:
+    """A few frames graded with known primaries; the reference is another frame of the clip
+    `offset` frames away, ungraded; the truth is the frames before the grade. Also, per start:
+    a pan (the shot is the left 70% of the frame, the reference the right 70% of the other
+    frame) and a reference that cannot align (the other frame mirrored: same colours, same
+    foliage, nothing in place)."""
+    frames = clean.numpy()
+    count, width = len(frames), frames.shape[2]
+    starts = np.linspace(5, max(5, count - length - 5), len(PRIMARY_GRADES)).round().astype(int)
+    crop = int(width * 0.7)
+    cases = []
+    for grade, start in zip(PRIMARY_GRADES, starts):
+        shot = frames[start:start + length]
+        for offset in offsets:
+            other = _other_frame(int(start), offset, count)
+            variants = [("", shot, frames[other:other + 1])]
+            if offset == offsets[0]:
+                variants += [(" pan", shot[:, :, :crop], frames[other:other + 1, :, width - crop:]),
+                             (" mirrored reference", shot, frames[other:other + 1, :, ::-1])]
+            for label, truth, reference in variants:
+                truth = np.ascontiguousarray(truth)
+                cases.append(Case(f"colour {name} f{start}->f{other}{label}", "colour", _clip(grade.apply(truth)),
+                                  torch.from_numpy(truth), torch.from_numpy(truth),
+                                  reference=_clip(np.ascontiguousarray(reference))))
+    return cases
+
+
+def cross_shot_exposure_cases(clean: torch.Tensor, name: str, length: int = 4, offset: int = 25) -> list[Case]:
+    """Exposure and white balance off (under, then over), and a light that brightens one side of
+    the frame (a local relight: once fitted over the whole frame, once with the region a
+    supervisor would draw around it); the reference is an untouched frame `offset` frames away."""
+    frames = clean.numpy()
+    count, h, w = frames.shape[:3]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    glow = 0.6 * np.exp(-(((xs / w - 0.8) ** 2) + ((ys / h - 0.35) ** 2)) / 0.04)
+    lamp = 1.0 + glow[..., None] * np.array([1.08, 1.0, 0.9], np.float32)  # a warm practical
+    damages = (("under and warm", 5, np.float32(0.75) * np.array([1.06, 0.98, 0.8], np.float32), 1.08),
+               ("over and cool", count // 2, np.float32(1.25) * np.array([0.92, 1.0, 1.1], np.float32), 0.95),
+               ("local light", 10, lamp, 1.0))
+    region = torch.from_numpy(glow > 0.02)  # drawn generously around the light, as a supervisor would
+    cases = []
+    for label, start, gain, power in damages:
+        start = min(start, count - length)
+        truth = frames[start:start + length]
+        other = _other_frame(start, offset, count)
+        damaged = np.clip(truth * gain, 0, 1) ** power
+        # where the damage clipped, the truth is what a perfect fix could give back
+        reachable = np.clip(np.clip(damaged ** (1 / power) / gain, 0, 1), 0, 1).astype(np.float32)
+        cases.append(Case(f"exposure {name} {label} f{start}->f{other}", "exposure", _clip(damaged.astype(np.float32)),
+                          torch.from_numpy(reachable), torch.from_numpy(np.ascontiguousarray(truth)),
+                          reference=_clip(frames[other:other + 1]), params={"target": "reference"}))
+    last = cases[-1]
+    cases.append(Case(last.name.replace("local light", "local light in a drawn region"), "exposure", last.clip,
+                      last.truth, last.clean, reference=last.reference, mask=region,
+                      params={"target": "reference", "field": "per_shot"}))
+    return cases

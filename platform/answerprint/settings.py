@@ -55,9 +55,11 @@ INSTALLED_APPS = [
     "answerprint.media",
     "answerprint.review",
     "answerprint.fixes",
+    "answerprint.outbox",
 ]
 
 MIDDLEWARE = [
+    "answerprint.health.HealthMiddleware",  # /healthz and /readyz, before the HTTPS redirect and host check
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -171,10 +173,25 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
                       "KEY_PREFIX": "answerprint-cache"}
           if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# channels-redis blocks up to 5 s in BZPOPMIN (RedisChannelLayer.brpop_timeout) on a quiet channel;
+# a socket timeout at or under that turns every quiet second into a TimeoutError (redis-py 8
+# defaults to 5 s). Set every timeout here so no redis-py default decides it; review.checks
+# verifies the margin.
+CHANNEL_LAYER_SOCKET_TIMEOUT = float(os.environ.get("CHANNEL_LAYER_SOCKET_TIMEOUT", "15"))
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": [{
+                "address": REDIS_URL,
+                "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                "socket_connect_timeout": 2.0,
+                "socket_keepalive": True,
+                "health_check_interval": 30,
+            }],
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
     if REDIS_URL
     # Without Redis only one process exists (management commands, some tests).
@@ -221,6 +238,17 @@ AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 AUDIT_TSA_URL = os.environ.get("AUDIT_TSA_URL", "")
 AUDIT_TSA_CERTIFICATES = env_list("AUDIT_TSA_CERTIFICATES")
 AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
+# The outbox (answerprint/outbox): work recorded with the change that needs it is published
+# again when no worker started it within OUTBOX_QUEUED_SECONDS of being due, or when the worker
+# running it stopped heartbeating for OUTBOX_HEARTBEAT_SECONDS. The sweep runs this often.
+OUTBOX_QUEUED_SECONDS = int(os.environ.get("OUTBOX_QUEUED_SECONDS", "120"))
+OUTBOX_HEARTBEAT_SECONDS = int(os.environ.get("OUTBOX_HEARTBEAT_SECONDS", "60"))
+OUTBOX_HEARTBEAT_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_HEARTBEAT_INTERVAL_SECONDS", "15"))
+OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "30"))
+# /readyz answers 503 past these (see answerprint/health.py).
+READYZ_MAX_QUEUE_DEPTH = int(os.environ.get("READYZ_MAX_QUEUE_DEPTH", "1000"))
+READYZ_MAX_STALE_TASKS = int(os.environ.get("READYZ_MAX_STALE_TASKS", "0"))
+READYZ_MAX_UNSEALED_SECONDS = int(os.environ.get("READYZ_MAX_UNSEALED_SECONDS", "120"))
 # PDF reports: TrueType fonts in fallback order, so every script a name may be written in prints
 # (Debian fonts-dejavu-core, fonts-lohit-deva, fonts-droid-fallback; `make setup` installs them).
 AUDIT_REPORT_FONTS = env_list("AUDIT_REPORT_FONTS") or [
@@ -230,6 +258,10 @@ AUDIT_REPORT_FONTS = env_list("AUDIT_REPORT_FONTS") or [
 ]
 AUDIT_REPORT_BOLD_FONTS = env_list("AUDIT_REPORT_BOLD_FONTS") or ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"]
 CELERY_BEAT_SCHEDULE = {
+    "outbox-resend-stale": {
+        "task": "answerprint.outbox.tasks.resend_stale",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+    },
     "audit-checkpoint": {
         "task": "answerprint.audit.tasks.make_checkpoint",
         "schedule": AUDIT_CHECKPOINT_MINUTES * 60.0,
@@ -239,6 +271,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
+    },
+    # Presence of connections whose web process died: gone once they stop heartbeating.
+    "review-expire-presence": {
+        "task": "answerprint.review.tasks.expire_presence",
+        "schedule": 30.0,
     },
     # Compliance's export schedules (daily, weekly, monthly): each due one is made and stored.
     "audit-scheduled-exports": {

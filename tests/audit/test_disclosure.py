@@ -2,6 +2,7 @@ import csv
 import io
 import json
 
+import pikepdf.pdfa
 import pytest
 from django.urls import reverse
 
@@ -123,6 +124,7 @@ def test_the_csv_and_pdf_say_the_same(seeded, tmp_path):
     pdf = " ".join(pdf_text(path).split())
     assert "SC010_SH030" in pdf and "SC020_SH010" in pdf and "Mara Quell" in pdf
     assert "Approved, kept back" not in pdf and "AI-made changes delivered 2" in pdf
+    assert pikepdf.pdfa.validate_written(path, "2b").passed
 
 
 def test_taking_the_disclosure_is_audited(seeded):

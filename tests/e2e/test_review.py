@@ -278,3 +278,29 @@ def test_a_drawn_mask_becomes_a_fix_request_in_two_clicks(reviewers, world):
     assert page.locator("select[name=mask_annotation]").input_value() == mask_id
     assert page.locator("select[name=kind]").input_value() == "object_removal"
     supervisor.screenshot("fix-request-from-mask")
+
+
+def test_a_short_drop_of_the_room_connection_shows_no_warning_and_no_second_chip(reviewers):
+    # given a supervisor in the shot's room
+    supervisor = reviewers("supervisor")
+    page = supervisor.open_shot()
+    connected(page)
+    page.wait_for_function("() => document.querySelectorAll('[data-presence-list] li').length === 1", timeout=10000)
+
+    page.evaluate("""() => {
+        const banner = document.querySelector('[data-banner]');
+        window.bannerShown = [];
+        new MutationObserver(() => { if (!banner.hidden) window.bannerShown.push(banner.textContent); })
+            .observe(banner, {attributes: true, childList: true, characterData: true, subtree: true});
+    }""")
+
+    # when the connection drops (a server restart, a proxy moving it) and comes back within a second
+    page.evaluate("() => document.querySelector('ap-review').room.socket.close()")
+    page.wait_for_function("() => document.querySelector('ap-review').dataset.connected === 'false'", timeout=5000)
+    connected(page)
+    page.wait_for_timeout(2500)  # past the moment a warning would show
+
+    # then nothing was said about it, and the supervisor is in the room once
+    assert page.evaluate("() => window.bannerShown") == []
+    assert page.locator("[data-presence-list] li").count() == 1
+    assert supervisor.errors == []

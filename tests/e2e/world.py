@@ -15,6 +15,15 @@ from pathlib import Path
 PASSWORD = "e2e-password-1234"
 SIZE = dict(width=640, height=360, frames_scale=0.5)
 SHOT = "SC010_SH030"
+QC_WORSE = {
+    "verdict": "not_recommended", "checked": True,
+    "summary": "Not recommended: the result is probably worse than the source (estimated colour error (ΔE2000) "
+               "14.5 against 11.6 for the source left alone).",
+    "metrics": [{"name": "estimated colour error (ΔE2000)", "value": 14.5, "source_value": 11.6,
+                 "lower_is_better": True, "explanation": "difference from the reference on held-out pixels; lower is "
+                                                         "closer"}],
+    "curve": {"frames": list(range(8)), "before": [31, 33, 30, 34, 31, 33, 30, 32],
+              "after": [44, 44.5, 44, 44.2, 44.1, 44.4, 44, 44.3]}}
 MODEL_CARD = {"name": "removal", "version": "1.0", "method": "flow-propagation+internal-cnn",
               "licence": "trained on this shot only", "code_version": "e2e"}
 
@@ -93,7 +102,17 @@ def build(folder):
                                        metrics={"psnr_outside_mask": 48.2, "changed_pixels": 0.031})
     proposal.version.asset.refresh_from_db()
     assert proposal.version.asset.status == "ready", proposal.version.asset.status_reason
-    return {"production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
+
+    # An exposure fix whose model estimated its result worse than the source: shown, marked,
+    # signed only with the warning acknowledged.
+    exposure = fixes.request_fix(actor=people["lead"], source_version=version, kind="exposure",
+                                 reason="Too dark after the cloud", params={"iterations": 0})
+    exposure_spec = fixes.start_job(exposure.jobs.get().pk, worker="e2e-worker", device="cpu")
+    warned = fixes.ingest_job_result(exposure_spec.job_id, output_path=str(output),
+                                     model_card={**MODEL_CARD, "method": "gain-field+tone-curve", "qc": QC_WORSE},
+                                     metrics={})
+    warned.version.asset.refresh_from_db()
+    return {"warned_fix": exposure.pk, "warned_proposal": warned.pk,"production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
             "proposal_version": proposal.version.pk, "proposal_version_number": proposal.version.number,
             "proposal": proposal.pk, "fix": fix.pk, "frames": asset.frame_count, "first_frame": shot.first_frame,
             "boom_window": list(window) if window else None, "password": PASSWORD, "totp": totp}

@@ -125,10 +125,28 @@ def test_the_result_becomes_a_proposal_version_ingested_like_any_other(world, tm
     assert fix.state == RequestState.PROPOSED and job.state == JobState.SUCCEEDED and job.progress == 100
 
 
+def _worker_stopped_reporting(job):
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+
+
+def test_a_duplicate_delivery_while_the_worker_still_reports_is_dropped(world):
+    # given a job a worker claimed and still reports on
+    job = world.removal().jobs.get()
+    services.start_job(job.pk, worker="w1")
+
+    # when the same job is delivered again (the outbox sweep and the broker may both send it)
+    duplicate = services.start_job(job.pk, worker="w2")
+
+    # then the second delivery runs nothing and the first keeps the job
+    job.refresh_from_db()
+    assert duplicate is None and job.worker == "w1" and job.deliveries == 1
+
+
 def test_a_job_delivered_twice_makes_one_proposal(world, tmp_path):
     # given a job whose first worker died after claiming it, so the broker delivered it again
     job = world.removal().jobs.get()
     services.start_job(job.pk, worker="w1")
+    _worker_stopped_reporting(job)
     second = services.start_job(job.pk, worker="w2")
     assert second.deliveries == 2
     assert AuditEvent.objects.filter(action="fix_job.taken_over").get().before["worker"] == "w1"
@@ -154,6 +172,7 @@ def test_a_job_whose_worker_keeps_dying_fails_for_good(world):
     job = world.removal().jobs.get()
     for n in range(job.max_deliveries):
         assert services.start_job(job.pk, worker=f"w{n}") is not None
+        _worker_stopped_reporting(job)
 
     # when it is delivered once more
     spec = services.start_job(job.pk, worker="w-last")

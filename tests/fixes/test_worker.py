@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(postgres
         assert Job.objects.get(pk=job.pk).state == JobState.RUNNING  # the dead worker left it mid-way
 
         # and another worker starts
-        second = _worker("second", {**env, "CELERY_VISIBILITY_TIMEOUT": "1"}, log)
+        second = _worker("second", {**env, "CELERY_VISIBILITY_TIMEOUT": "1", "OUTBOX_HEARTBEAT_SECONDS": "1"}, log)
 
         # then the job is delivered again, taken over, and completes exactly once
         _wait(lambda: Job.objects.filter(pk=job.pk, state__in=[JobState.SUCCEEDED, JobState.FAILED]).exists(), 120,

@@ -13,6 +13,8 @@ from answerprint.media import ffmpeg, services, tasks
 from answerprint.media.ffmpeg import PacketScan, frame_rate, parse_header
 from answerprint.media.models import AssetStatus, MediaAsset, VersionState
 from answerprint.media.services import ingest_upload, process_asset, register_media, retry_ingest
+from answerprint.outbox.models import OutboxTask
+from answerprint.outbox.services import resend_stale
 from tests.factories import ProductionFactory, ShotFactory, member
 
 from .conftest import (KINDS, SEQUENCE_START, actions, decode_frames, put_in_storage, put_sequence_in_storage,
@@ -176,15 +178,18 @@ def test_the_task_is_queued_only_when_the_upload_commits(django_capture_on_commi
     _, shot, editor = _world()
 
     # when a file is uploaded, with the queue watched
-    with mock.patch.object(tasks.process_asset, "delay") as delay:
+    with mock.patch.object(tasks.process_asset, "apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             version = ingest_upload(actor=editor, shot=shot, uploaded_file=upload(b"bytes", "a.mov"))
 
-        # then nothing was sent before the commit, and exactly this asset after it
-        delay.assert_not_called()
+        # then the work is on record with the upload, nothing was sent before the commit, and
+        # exactly this asset after it, under the recorded task id
+        recorded = OutboxTask.objects.get(task_name=tasks.process_asset.name)
+        assert recorded.args == [version.asset.pk] and recorded.state == "pending"
+        apply_async.assert_not_called()
         for callback in callbacks:
             callback()
-        delay.assert_called_once_with(version.asset.pk)
+        apply_async.assert_called_once_with(args=[version.asset.pk], task_id=recorded.task_id)
 
 
 def test_the_task_is_routed_to_the_media_queue():
@@ -275,19 +280,29 @@ def test_an_unexpected_crash_is_retried_a_bounded_number_of_times_then_fails_vis
 
 
 @pytest.mark.django_db
-def test_an_unreachable_queue_fails_the_asset_visibly_instead_of_leaving_it_queued(
-        django_capture_on_commit_callbacks):
+def test_an_unreachable_queue_leaves_the_ingest_on_record_and_the_sweep_sends_it_when_the_queue_is_back(
+        django_capture_on_commit_callbacks, settings):
     # given a broker that cannot be reached
     production, shot, editor = _world()
-    with mock.patch.object(tasks.process_asset, "delay", side_effect=ConnectionError("no broker")):
+    with mock.patch.object(tasks.process_asset, "apply_async", side_effect=ConnectionError("no broker")):
         # when a file is uploaded
         with django_capture_on_commit_callbacks(execute=True):
             version = ingest_upload(actor=editor, shot=shot, uploaded_file=upload(b"data", "a.mov"))
 
-    # then the upload is kept and the asset failed, so that someone can retry it
+    # then the upload is kept, the asset says it waits for the queue, and the work is on record
     asset = MediaAsset.objects.get(version=version)
-    assert asset.status == AssetStatus.FAILED and "queue could not be reached" in asset.status_reason
+    assert asset.status == AssetStatus.QUEUED and "queue could not be reached" in asset.status_reason
     assert default_storage.exists(asset.original.name)
+    recorded = OutboxTask.objects.get(task_name=tasks.process_asset.name, args=[asset.pk])
+    assert "no broker" in recorded.last_error
+
+    # when the queue is back and the sweep runs past the bound
+    settings.OUTBOX_QUEUED_SECONDS = 0
+    with mock.patch.object(tasks.process_asset, "apply_async") as apply_async:
+        assert resend_stale() == 1
+
+    # then the ingest is sent, under the recorded task id
+    apply_async.assert_called_once_with(args=[asset.pk], task_id=recorded.task_id)
 
 
 @pytest.mark.django_db
@@ -433,7 +448,7 @@ def test_retry_is_only_for_failed_assets_with_their_original():
     default_storage.delete(failed.original.name)
 
     # when either is retried, then it is refused with the reason
-    with pytest.raises(ValidationError, match="Only a failed ingest can be retried; this one is queued"):
+    with pytest.raises(ValidationError, match="This one is queued. Only a failed or stuck ingest can be retried"):
         retry_ingest(actor=editor, asset=queued)
     with pytest.raises(ValidationError, match="no longer on media storage"):
         retry_ingest(actor=editor, asset=failed)

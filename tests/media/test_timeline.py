@@ -275,6 +275,10 @@ def test_a_name_held_by_a_shot_from_another_reel_is_refused_and_never_overwritte
     assert _entries(renamed)["001"]["shot"] == "VFX_001_2" and _shot(production, "VFX_001_2").reel == "TAPE_B"
     assert _shot(production, "VFX_001").reel == "TAPE_A"
 
+    # and renaming again finds the shot it renamed before instead of making a third
+    again = _import(production, editor, reel % b"TAPE_B", "b.edl", name_rule="event", on_collision="rename")
+    assert (again.created, again.unchanged, _entries(again)["001"]["shot"]) == (0, 1, "VFX_001_2")
+
 
 @pytest.mark.django_db
 def test_reels_files_clip_names_cdl_and_comments_are_kept():
@@ -324,6 +328,24 @@ def test_a_locator_lands_on_its_frame_and_reaches_the_plate_as_a_comment_once():
     _import(production, editor, KEPT, "kept.edl")
     assert ShotLocator.objects.filter(shot=shot).count() == 1 and Comment.objects.count() == 1
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+@pytest.mark.django_db
+def test_a_locator_written_at_the_record_timecode_lands_on_the_same_frame_of_the_shot():
+    # given an Avid screening EDL whose locator is at record 01:00:01:14, 86 frames into event 004
+    production, editor = _world()
+    data = (b"TITLE: Example_Screening.01\nFCM: NON-DROP FRAME\n"
+            b"004  ZZ100_50 V     C        01:00:10:01 01:00:14:20 00:59:58:00 01:00:02:19\n"
+            b"* FROM CLIP NAME:  ZZ100_504C (LAY1)\n* LOC: 01:00:01:14 RED     ANIM FIX NEEDED\n"
+            b"* SOURCE FILE: ZZ100_504C.LAY1.02\n")
+
+    # when it is imported with 8 handles
+    _import(production, editor, data, "screening.edl", name_rule="clip")
+
+    # then the locator is on the shot's frame 1001 + 86, at source 01:00:10:01 + 86 frames
+    locator = ShotLocator.objects.get(shot__name="ZZ100_504C_LAY1")
+    assert (locator.frame, locator.timecode, locator.text) == (1087, "01:00:13:15", "ANIM FIX NEEDED")
+    assert _shot(production, "ZZ100_504C_LAY1").source_name == "ZZ100_504C.LAY1.02"
 
 
 @pytest.mark.django_db
@@ -497,6 +519,10 @@ def _otio_timeline(rate=24000 / 1001):
     track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
         otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(12, rate))))
     track.append(clip("SC030_SH020", 90000, 24, "file:///plates/A011C001.mov"))
+    track[-1].markers.append(otio.schema.Marker(name="ANIM FIX NEEDED", color=otio.schema.MarkerColor.GREEN,
+                                                marked_range=otio.opentime.TimeRange(
+                                                    otio.opentime.RationalTime(90006, rate),
+                                                    otio.opentime.RationalTime(1, rate))))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(clip("SC030_SH010_sound", 200, 60, "file:///sound/A010C002.wav"))
     timeline.tracks.append(audio)
@@ -524,6 +550,8 @@ def test_an_otio_timeline_makes_shots_from_its_video_clips_at_its_own_rate():
                                                                                          "01:02:30:00")
     assert not Shot.objects.filter(name__contains="sound").exists()
     assert [entry["event"] for entry in timeline.report["events"]] == ["V1/1", "V1/2"]
+    assert list(ShotLocator.objects.filter(shot=second).values_list("frame", "color", "text")) == [
+        (1007, "green", "ANIM FIX NEEDED")]
 
 
 @pytest.mark.django_db
@@ -572,6 +600,9 @@ def test_aaf_and_fcpxml_written_by_opentimelineio_round_trip(tmp_path, adapter, 
     assert (first.source_name, first.source_timecode_in, first.source_timecode_out, first.frame_count) == (
         "A010C002_230401_R1AB.mov", "01:00:10:00", "01:00:11:12", 36)
     assert (second.source_name, second.source_timecode_in, second.frame_count) == ("A011C001.mov", "01:02:30:00", 24)
+    # and FCPXML keeps the marker as a locator on frame 1001 + 6 (OTIO's AAF writer writes none)
+    locators = list(ShotLocator.objects.filter(shot=second).values_list("frame", "text"))
+    assert locators == ([(1007, "ANIM FIX NEEDED")] if adapter == "fcpx_xml" else [])
 
 
 def test_the_parser_keeps_rates_rational():

@@ -8,6 +8,8 @@ import { DrawingLayer, MASK_SHAPES, escapeHtml } from "./draw.js";
 import { RoomClient } from "./room.js";
 
 const PRESENTER_BEAT_MS = 1500;
+// A dropped connection that is back within this long shows no warning at all.
+const OFFLINE_NOTICE_MS = 2000;
 
 function json(attr, fallback) {
   try { return attr ? JSON.parse(attr) : fallback; } catch { return fallback; }
@@ -112,7 +114,11 @@ class ApReview extends HTMLElement {
 
   online({ first, missed, reset }) {
     this.dataset.connected = "true";
-    if (!first) {
+    // A reconnect the user never saw a warning for needs no "back online" either.
+    clearTimeout(this.offlineTimer);
+    const warned = this.offlineWarned;
+    this.offlineWarned = false;
+    if (!first && warned) {
       const what = reset ? "reloaded the room" : `caught up on ${missed} change${missed === 1 ? "" : "s"}`;
       this.say(`Back online — ${what}.`, "ok", 4000);
     }
@@ -122,11 +128,22 @@ class ApReview extends HTMLElement {
 
   offline() {
     this.dataset.connected = "false";
-    this.say("Connection lost — reconnecting… Your notes are kept and go out when it is back.", "warn", 0);
+    // Most drops (a server restart, a load balancer moving the connection) are back within a
+    // second or two: only a longer outage is worth interrupting anyone for.
+    if (this.offlineTimer || this.offlineWarned) return;
+    this.offlineTimer = setTimeout(() => {
+      this.offlineTimer = null;
+      this.offlineWarned = true;
+      this.say("Connection lost — reconnecting… Your notes are kept and go out when it is back.", "warn", 0);
+    }, OFFLINE_NOTICE_MS);
   }
 
   refused(error) {
     if (error.code === "rate_limited") return;
+    if (error.code === "unavailable") {
+      this.say("The server cannot save right now — your change is kept and sent again in a moment.", "warn", 4000);
+      return;
+    }
     this.say(`Not saved: ${error.message}`, "bad", 6000);
     // An optimistic shape or comment the server refused is taken back.
     if (error.in === "annotation.create") this.resync();
@@ -398,7 +415,13 @@ class ApReview extends HTMLElement {
     const list = this.live?.querySelector("[data-presence-list]");
     if (!list) return;
     const me = this.room.you?.presence;
-    const people = [...this.presence.values()];
+    // One chip per person: a connection that dropped without the server noticing yet (or a
+    // second tab) must not show the same person twice. Mine wins, else the latest to join.
+    const byUser = new Map();
+    for (const p of this.presence.values()) {
+      if (byUser.get(p.user.id)?.id !== me) byUser.set(p.user.id, p);
+    }
+    const people = [...byUser.values()];
     list.innerHTML = people.map((p) => {
       const presenting = this.presenter && p.user.id === this.presenter.id;
       const frame = p.frame === null || p.frame === undefined ? "—" : this.player.firstFrame + p.frame;

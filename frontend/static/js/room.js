@@ -78,14 +78,17 @@ export class RoomClient extends EventTarget {
         this.pending.delete(message.op);
         this.emit("ack", message);
         break;
-      case "error":
-        if (message.ref && message.code !== "rate_limited") this.pending.delete(message.ref);
-        if (message.code === "rate_limited" && message.ref && this.pending.has(message.ref)) {
+      case "error": {
+        // rate_limited and unavailable (the database restarting) mean "not now": the op is sent again.
+        const later = message.code === "rate_limited" || message.code === "unavailable";
+        if (message.ref && !later) this.pending.delete(message.ref);
+        if (later && message.ref && this.pending.has(message.ref)) {
           const again = this.pending.get(message.ref);
           setTimeout(() => this.connected && this.socket.send(JSON.stringify(again)), (message.retry_after || 0.2) * 1000);
         }
         this.emit("refused", message);
         break;
+      }
       default:
         this.emit(message.type, message);
     }

@@ -109,7 +109,8 @@ class DecisionView(FixView):
             actor=request.user, proposal=proposal, outcome=data["outcome"], meaning=data.get("meaning", ""),
             password=data.get("password", ""), second_factor=data.get("second_factor", ""),
             record_hash=data.get("record_hash", ""), reason=data.get("reason", ""),
-            follow_up=inputs.follow_up_arguments(self.production, data.get("follow_up")), origin=Origin.API)
+            follow_up=inputs.follow_up_arguments(self.production, data.get("follow_up")), origin=Origin.API,
+            acknowledge_warning=data.get("acknowledge_warning", False))
         return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
 
 

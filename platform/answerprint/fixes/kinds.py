@@ -169,12 +169,15 @@ KINDS = {kind.name: kind for kind in (
     Kind(
         name="exposure", label="Exposure / relight", category=Category.TECHNICAL, model="exposure",
         summary="Corrects exposure, white balance and uneven light with a tone curve and a smooth gain field "
-                "per frame, matched to a reference shot when one is given.",
-        reference_optional=True,
+                "per frame, matched to a reference shot when one is given; with a drawn region, only there.",
+        reference_optional=True, mask_optional=True,
         params={
             "target": Param(str, "auto", choices=("auto", "reference", "median"),
                             help="Match the reference shot, the shot's own median, or the reference when given."),
             "grid": Param(int, 4, 1, 16, help="Gain cells along the short side of the frame."),
+            "field": Param(str, "per_frame", choices=("per_frame", "per_shot"),
+                           help="A gain field per frame, or one for the whole shot (a light wrong all take)."),
+            "feather": Param(float, 0.04, 0, 0.5, help="Soft edge of a drawn region, as a fraction of the frame."),
             "knots": Param(int, 12, 2, 64, help="Tone curve points per channel."),
             "iterations": Param(int, 300, 0, 5000, help="Fitting steps."),
         },

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from .kinds import Category, ConsentType, kind_choices
 
@@ -328,6 +329,13 @@ class Proposal(models.Model):
     def __str__(self):
         return f"Proposal #{self.pk} for {self.request}"
 
+    @cached_property
+    def quality(self):
+        """The model's own quality check from the card: verdict, summary, metric lines, plot."""
+        from .qc import quality_check
+
+        return quality_check(self.model_card)
+
 
 class Outcome(models.TextChoices):
     APPROVE = "approve", "Approve"
@@ -362,6 +370,9 @@ class Decision(models.Model):
     record_hash = models.CharField(max_length=64)
     signature_hash = models.CharField(max_length=64, blank=True)
     reason = models.TextField(blank=True)
+    # The quality warning the signer confirmed they saw, when the proposal's own check did not
+    # recommend it; part of what the signature seals.
+    acknowledged_warning = models.TextField(blank=True)
     follow_up = models.OneToOneField(FixRequest, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="from_decision")
 

@@ -7,7 +7,7 @@ adds these types to it. Client to server:
   fix.request  {op, request: {version?, kind, params?, mask_annotation?, frame_in?, frame_out?,
                 reference_shot?, replacement_version?, performer?, reason}}      needs request_fix
                `version` defaults to the room's version; `op` makes a retried send one request.
-  fix.decide   {op, proposal, outcome, meaning?, password?, second_factor?, record_hash?, reason?,
+  fix.decide   {op, proposal, outcome, meaning?, password?, second_factor?, record_hash?, reason?, acknowledge_warning?,
                 follow_up?: {params?, frame_in?, frame_out?, mask_annotation?}}   needs decide
   fix.promote  {op, proposal, reason?}                                             needs ingest
   fix.cancel   {op, request, reason?}                                              needs request_fix
@@ -128,7 +128,7 @@ async def on_fix_decide(consumer, data, capability):
             password=data.get("password", ""), second_factor=data.get("second_factor", ""),
             record_hash=data.get("record_hash", ""), reason=data.get("reason", ""),
             follow_up=inputs.follow_up_arguments(proposal.request.production, data.get("follow_up")),
-            origin=Origin.ROOM)
+            origin=Origin.ROOM, acknowledge_warning=data.get("acknowledge_warning", False))
         proposal.refresh_from_db()
         return {"proposal": proposal.pk, "state": proposal.state, "decision": decision.pk,
                 "outcome": decision.outcome, "meaning": decision.meaning, "manifestation": decision.manifestation,

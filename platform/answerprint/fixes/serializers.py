@@ -40,7 +40,7 @@ class DecisionSerializer(serializers.ModelSerializer):
         model = Decision
         fields = ["id", "outcome", "meaning", "meaning_label", "counts_as", "final", "signer", "printed_name", "role",
                   "signed_at", "manifestation", "media_sha256", "model_card_sha256", "record_hash", "signature_hash",
-                  "reason", "follow_up"]
+                  "reason", "acknowledged_warning", "follow_up"]
         read_only_fields = fields
 
     def get_meaning_label(self, decision) -> str:
@@ -54,6 +54,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     standing = serializers.SerializerMethodField()
     policy_relaxations = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
+    qc = serializers.SerializerMethodField()
     request = serializers.IntegerField(source="request_id")
     kind = serializers.CharField(source="request.kind")
     delivery_version = serializers.IntegerField(source="delivery_version_id", allow_null=True)
@@ -61,7 +62,8 @@ class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Proposal
         fields = ["id", "request", "kind", "state", "version", "first_frame", "media_sha256", "model_card",
-                  "model_card_sha256", "record_hash", "metrics", "preview_url", "standing", "policy_relaxations", "decisions",
+                  "model_card_sha256", "record_hash", "metrics", "qc", "preview_url", "standing", "policy_relaxations",
+                  "decisions",
                   "delivery_version", "decided_at", "created_at"]
         read_only_fields = fields
 
@@ -74,6 +76,10 @@ class ProposalSerializer(serializers.ModelSerializer):
 
     def get_record_hash(self, proposal) -> str:
         return proposal_record_hash(proposal)
+
+    def get_qc(self, proposal) -> dict:
+        """The model's own quality verdict: verdict, label, summary, metric lines, needs_acknowledgement."""
+        return proposal.quality.as_dict()
 
     def get_decisions(self, proposal) -> list:
         decisions = getattr(proposal, "decision_list", None)
@@ -195,6 +201,10 @@ class DecisionInputSerializer(serializers.Serializer):
     record_hash = serializers.CharField(required=False, allow_blank=True,
                                         help_text="Approve only: the proposal's record_hash as you saw it.")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    acknowledge_warning = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Approve only: true to confirm you saw the proposal's quality warning (needed when its verdict "
+                  "is not_recommended; sealed into the signature).")
     follow_up = FollowUpSerializer(required=False, allow_null=True,
                                    help_text="Request changes only: make the notes a new request with these changes.")
 

@@ -17,6 +17,7 @@ import posixpath
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -31,7 +32,9 @@ from answerprint.accounts.models import Membership, Role
 from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
 from answerprint.media.models import AssetStatus, MediaAsset, Shot, Version, VersionKind, VersionState
+from answerprint.media import services as media_services
 from answerprint.media.storage import production_root, safe_filename, sha256_of
+from answerprint.outbox import services as outbox
 
 from . import broadcast, signatures
 from .errors import Conflict, JobCancelled, JobTimedOut
@@ -99,12 +102,7 @@ def _hash_local_file(path):
 
 
 def _enqueue_ingest(asset_id):
-    from answerprint.media import tasks as media_tasks
-
-    try:
-        media_tasks.process_asset.delay(asset_id)
-    except Exception:  # the asset stays queued; a person can retry its ingest from the shot page
-        log.exception("Could not enqueue ingest of asset %s", asset_id)
+    media_services.send_ingest(asset_id)
 
 
 def _new_version(*, shot, kind, parent, actor, note):
@@ -288,6 +286,9 @@ def _request_state(fix):
     }
 
 
+RUN_JOB_TASK = "answerprint.fixes.job_tasks.run_fix_job"
+
+
 def _queue_job(fix, *, actor):
     job = Job.objects.create(request=fix, state=JobState.QUEUED, task_id=uuid.uuid4().hex,
                              time_limit_s=job_time_limit(), seed=int.from_bytes(os.urandom(4), "big"),
@@ -295,21 +296,18 @@ def _queue_job(fix, *, actor):
     record_event("fix_job.queued", actor=actor, production=fix.production, target=job,
                  after={"request": fix.pk, "queue": job.queue, "task_id": job.task_id,
                         "time_limit_s": job.time_limit_s, "seed": job.seed})
+    outbox.record_task(RUN_JOB_TASK, [job.pk], task_id=job.task_id, queue=job.queue,
+                       soft_time_limit=job.time_limit_s, time_limit=job.time_limit_s + 60)
     transaction.on_commit(partial(_enqueue_job, job.pk))
     return job
 
 
 def _enqueue_job(job_id):
-    job = Job.objects.get(pk=job_id)
-    try:
-        from . import job_tasks
-
-        job_tasks.run_fix_job.apply_async(args=[job.pk], task_id=job.task_id, queue=job.queue,
-                                  soft_time_limit=job.time_limit_s, time_limit=job.time_limit_s + 60)
-    except Exception as error:  # the broker is down: say so on the job rather than leave it queued for ever
-        log.exception("Could not enqueue fix job %s", job_id)
-        fail_job(job_id, f"The job could not be sent to the GPU queue ({type(error).__name__}: {error}); "
-                         f"retry the request.")
+    """Publish a recorded job (after commit). If the GPU queue cannot be reached the job stays
+    queued and says so; the outbox sweep publishes it again."""
+    if not outbox.publish(RUN_JOB_TASK, [job_id]):
+        Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+            stage="The GPU queue could not be reached; the job is sent again automatically.")
 
 
 def cancel_fix_request(*, actor, fix, reason=""):
@@ -330,6 +328,7 @@ def cancel_fix_request(*, actor, fix, reason=""):
             record_event("fix_job.cancelled", actor=actor, production=fix.production, target=job,
                          before={"state": before}, after={"state": job.state}, reason=reason)
             transaction.on_commit(partial(_revoke_task, job.task_id))
+            outbox.mark_finished(job.task_id, error="cancelled")  # nothing for the sweep to send again
             broadcast.job_changed(job, fix)
         fix.state = RequestState.CANCELLED
         fix.save(update_fields=["state", "updated_at"])
@@ -349,11 +348,14 @@ def _revoke_task(task_id):
 
 
 def retry_fix_request(*, actor, fix, reason=""):
-    """Run a failed request again, as a new job."""
+    """Run a failed request again, as a new job; or send again the job of one that is stuck: never
+    picked up by a worker, or left by a worker that stopped (see answerprint/outbox)."""
     _require(actor, fix.production, "request_fix")
     reason = _clean_reason(reason, required=False)
     with transaction.atomic():
         fix = FixRequest.objects.select_for_update().select_related("production", "shot").get(pk=fix.pk)
+        if fix.state in (RequestState.QUEUED, RequestState.RUNNING):
+            return _resend_stuck_job(actor, fix, reason)
         if fix.state != RequestState.FAILED:
             raise Conflict(f"Only a failed request can be run again; this one is {fix.get_state_display().lower()}.",
                            current_state=fix.state)
@@ -369,6 +371,24 @@ def retry_fix_request(*, actor, fix, reason=""):
         record_event("fix_request.retried", actor=actor, production=fix.production, target=fix,
                      before={"state": RequestState.FAILED}, after={"state": fix.state, "job": job.pk}, reason=reason)
         broadcast.request_changed(fix, "fix.request.changed")
+    return fix
+
+
+def _resend_stuck_job(actor, fix, reason):
+    job = Job.objects.select_for_update().filter(request=fix, state__in=[JobState.QUEUED, JobState.RUNNING]).first()
+    if job is None:
+        raise Conflict(f"This request is {fix.get_state_display().lower()} but has no job to send again.",
+                       current_state=fix.state)
+    # No record at all: a job queued before the outbox existed; it is recorded now.
+    task = outbox.unfinished(RUN_JOB_TASK, [job.pk])
+    if task is not None and not outbox.task_is_stuck(task):
+        raise Conflict(f"This one is {fix.get_state_display().lower()}. " + outbox.stuck_explanation("request"),
+                       current_state=fix.state)
+    task = task or outbox.record_task(RUN_JOB_TASK, [job.pk], task_id=job.task_id, queue=job.queue,
+                                      soft_time_limit=job.time_limit_s, time_limit=job.time_limit_s + 60)
+    record_event("fix_job.resent", actor=actor, production=fix.production, target=job,
+                 before={"state": job.state, "task": task.state}, after={"task_id": task.task_id}, reason=reason)
+    transaction.on_commit(partial(_enqueue_job, job.pk))
     return fix
 
 
@@ -458,6 +478,11 @@ def start_job(job_id, *, worker="", device=""):
             log.info("Fix job %s is %s; nothing to run", job_id, job.state)
             return None
         now = timezone.now()
+        if job.state == JobState.RUNNING and job.heartbeat_at \
+                and job.heartbeat_at > now - timedelta(seconds=settings.OUTBOX_HEARTBEAT_SECONDS):
+            log.info("Fix job %s is running on %s, which reported %s ago; dropping a duplicate delivery",
+                     job_id, job.worker or "a worker", now - job.heartbeat_at)
+            return None
         before = {"state": job.state, "deliveries": job.deliveries, "worker": job.worker}
         taking_over = job.state == JobState.RUNNING
         job.deliveries += 1
@@ -643,6 +668,7 @@ def ingest_job_result(job_id, *, output_path, model_card, metrics=None, preview_
                              "model_card_sha256": proposal.model_card_sha256,
                              "model": {k: card[k] for k in MODEL_SUMMARY_KEYS if k in card},
                              "metrics": metrics})
+            media_services.record_ingest(asset)
             transaction.on_commit(partial(_enqueue_ingest, asset.pk))
             broadcast.job_changed(job, fix)
             broadcast.proposal_ready(proposal)
@@ -742,16 +768,20 @@ def _manifestation(decision):
     return {"printed_name": decision.printed_name, "signed_at": decision.signed_at, "meaning": decision.meaning,
             "outcome": decision.outcome, "role": decision.role, "record_hash": decision.record_hash,
             "signature_hash": decision.signature_hash, "media_sha256": decision.media_sha256,
-            "model_card_sha256": decision.model_card_sha256, "manifestation": decision.manifestation}
+            "model_card_sha256": decision.model_card_sha256, "manifestation": decision.manifestation,
+            "acknowledged_warning": decision.acknowledged_warning}
 
 
-def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_factor="", reason=""):
+def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_factor="", reason="",
+                     acknowledge_warning=False):
     """Sign a proposal. The signer re-enters their password (and second factor), states the
     meaning, and names the record they saw (`record_hash`); the signature binds to that record.
 
     Counts as a recommendation or an approval as the production's policy says; the proposal is
     approved once the quorum is met. A second person settling it at the same moment gets a
-    Conflict; a consent that no longer covers the request refuses the approval.
+    Conflict; a consent that no longer covers the request refuses the approval. A proposal its own
+    quality check does not recommend is signed only with `acknowledge_warning`: the warning the
+    signer saw is then sealed into the signature and recorded in the audit event.
     """
     production = proposal.request.production
     _require(actor, production, "decide")
@@ -772,7 +802,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
     stored_sha256 = _stored_media_sha256(proposal)  # outside the lock: the bytes do not change
     try:
         return _sign(actor=actor, proposal=proposal, meaning=meaning, record_hash=record_hash, reason=reason,
-                     stored_sha256=stored_sha256, factors=factors)
+                     stored_sha256=stored_sha256, acknowledge_warning=acknowledge_warning, factors=factors)
     except ValidationError as error:
         if getattr(error, "code", None) == "consent_required" or "consent" in getattr(error, "error_dict", {}):
             _audit_alone("proposal.approval_refused", actor=actor, production=production, target=proposal,
@@ -780,7 +810,19 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
         raise
 
 
-def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, factors=("password",)):
+def _acknowledged_warning(proposal, acknowledge_warning):
+    """The warning text the signer confirms, or "" when the proposal's check raised none."""
+    quality = proposal.quality
+    if not quality.needs_acknowledgement:
+        return ""
+    if not acknowledge_warning:
+        raise ValidationError({"acknowledge_warning": f"{quality.summary} Confirm that you saw this warning to sign; "
+                                                      "nothing was signed."})
+    return quality.summary
+
+
+def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, acknowledge_warning=False,
+          factors=("password",)):
     with transaction.atomic():
         proposal = _locked_proposal(proposal)
         fix = proposal.request
@@ -802,13 +844,14 @@ def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, facto
                                                f"{': ' + asset.status_reason if asset.status_reason else ''}); "
                                                f"sign it once it can be seen."})
         _check_consent_still_holds(proposal, actor=actor, action="Approval")
+        warning = _acknowledged_warning(proposal, acknowledge_warning)
         policy = policy_for_request(fix)
         decisions = list(proposal.decisions.all())
         counts_as = what_signature_counts_as(policy=policy, role=membership.role, meaning=meaning, user=actor,
                                              request=fix, decisions=decisions)
         decision = Decision(proposal=proposal, outcome=Outcome.APPROVE, meaning=meaning, counts_as=counts_as,
                             signer=actor, printed_name=actor.printed_name, role=membership.role,
-                            signed_at=timezone.now(), reason=reason, **hashes)
+                            signed_at=timezone.now(), reason=reason, acknowledged_warning=warning, **hashes)
         decision.signature_hash = signatures.signature_hash(decision)
         now_standing = standing(policy, decisions + [decision])
         decision.final = now_standing.approved
@@ -892,11 +935,12 @@ def request_changes(*, actor, proposal, reason, follow_up=None):
 
 
 def decide_proposal(*, actor, proposal, outcome, meaning="", password="", second_factor="", record_hash="",
-                    reason="", follow_up=None, origin=Origin.UI):
+                    reason="", follow_up=None, origin=Origin.UI, acknowledge_warning=False):
     """One entry for pages, the API and the room: approve (a signature), reject or request changes."""
     if outcome == Outcome.APPROVE:
         return approve_proposal(actor=actor, proposal=proposal, password=password, meaning=meaning,
-                                record_hash=record_hash, second_factor=second_factor, reason=reason)
+                                record_hash=record_hash, second_factor=second_factor, reason=reason,
+                                acknowledge_warning=acknowledge_warning)
     if outcome == Outcome.REJECT:
         return reject_proposal(actor=actor, proposal=proposal, reason=reason)
     if outcome == Outcome.REQUEST_CHANGES:
@@ -957,6 +1001,7 @@ def promote_to_delivery(*, actor, version, reason=""):
             record_event("proposal.promoted", actor=actor, production=fix.production, target=proposal, after={
                 "delivery_version": delivery.pk, "delivery_number": delivery.number, "media_sha256": proposal.media_sha256,
                 "signatures": [_manifestation(d) for d in signed]}, reason=reason)
+            media_services.record_ingest(asset)
             transaction.on_commit(partial(_enqueue_ingest, asset.pk))
             broadcast.promoted(proposal, delivery)
         except BaseException:

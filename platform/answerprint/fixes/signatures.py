@@ -55,11 +55,14 @@ def _utc(moment):
 
 
 def signature_hash(decision):
-    return sha256_hex(canonical_json({
+    sealed = {
         "record_hash": decision.record_hash, "proposal": decision.proposal_id, "signer": decision.signer_id,
         "printed_name": decision.printed_name, "role": decision.role, "outcome": decision.outcome,
         "meaning": decision.meaning, "signed_at": _utc(decision.signed_at),
-    }))
+    }
+    if decision.acknowledged_warning:  # only then, so signatures made before it existed still verify
+        sealed["acknowledged_warning"] = decision.acknowledged_warning
+    return sha256_hex(canonical_json(sealed))
 
 
 def verify_decision(decision, *, media_sha256=None):

@@ -17,6 +17,7 @@ from answerprint.accounts.permissions import can, require
 from answerprint.accounts.selectors import production_and_membership
 from answerprint.media.models import AssetStatus, Version
 from answerprint.media.serving import media_response
+from answerprint.outbox import services as outbox
 from answerprint.review.models import Annotation
 
 from . import inputs, selectors, services
@@ -132,7 +133,8 @@ def _detail_context(request, production, membership, fix):
         "pending": bool(proposal and proposal.state == ProposalState.PENDING),
         "approved": bool(proposal and proposal.state == ProposalState.APPROVED),
         "model_card_json": json.dumps(proposal.model_card, indent=2, sort_keys=True) if proposal else "",
-        "can_cancel": bool(job and job.is_active), "can_retry": fix.state == RequestState.FAILED,
+        "can_cancel": bool(job and job.is_active), "can_retry": fix.state == RequestState.FAILED or bool(
+            job and job.is_active and outbox.is_stuck(services.RUN_JOB_TASK, [job.pk])),
     }
 
 
@@ -190,7 +192,8 @@ def proposal_decide(request, code, proposal_id):
         decision = services.decide_proposal(
             actor=request.user, proposal=proposal, outcome=data.get("outcome", ""), meaning=data.get("meaning", ""),
             password=data.get("password", ""), second_factor=data.get("second_factor", ""),
-            record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up)
+            record_hash=data.get("record_hash", ""), reason=data.get("reason", ""), follow_up=follow_up,
+            acknowledge_warning=data.get("acknowledge_warning") == "1")
     except json.JSONDecodeError:
         messages.error(request, "Follow-up parameters must be JSON, for example {\"grow\": 8}.")
     except Conflict as error:

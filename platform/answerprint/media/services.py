@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from answerprint.audit.services import record_event
+from answerprint.outbox import services as outbox
 
 from . import ffmpeg
 from .models import AssetStatus, MediaAsset, Shot, ShotStatus, Version, VersionKind, VersionState
@@ -110,7 +111,7 @@ def update_shot(*, actor, shot, reason="", **changes):
     return shot
 
 
-def post_locator_comments(*, actor, shot):
+def post_locator_comments(*, actor, shot: Shot) -> None:
     """Put the shot's editor's locators that have no comment yet on its latest version, at their
     frames, written in the name of whoever imported the timeline. A locator on a frame outside
     the version stays on the shot only. Called by the timeline import and when a plate arrives.
@@ -152,22 +153,26 @@ def _locked_shot(shot):
     return Shot.objects.select_for_update().select_related("production").get(pk=shot.pk)
 
 
-def _enqueue(asset_id):
-    """Send the asset to the media queue; if the queue cannot be reached, fail it visibly."""
-    from . import tasks
+INGEST_TASK = "answerprint.media.tasks.process_asset"
 
-    try:
-        tasks.process_asset.delay(asset_id)
-    except Exception as error:  # broker down: the asset must not sit in "queued" for ever
-        if tasks.process_asset.app.conf.task_always_eager:
-            raise  # run in-process, the task handles media and crashes itself: this is a bug
-        log.exception("Could not enqueue ingest of asset %s", asset_id)
-        _fail_asset(asset_id, f"The ingest queue could not be reached ({type(error).__name__}); the original is "
-                              "kept — retry the ingest.", code="queue_unreachable")
+
+def record_ingest(asset):
+    """Put the asset's ingest on record, in the caller's transaction (see answerprint/outbox)."""
+    outbox.record_task(INGEST_TASK, [asset.pk])
+
+
+def send_ingest(asset_id):
+    """Publish a recorded ingest (after commit). If the queue cannot be reached the asset stays
+    queued and says so; the outbox sweep publishes it again."""
+    if not outbox.publish(INGEST_TASK, [asset_id]):
+        MediaAsset.objects.filter(pk=asset_id, status=AssetStatus.QUEUED).update(
+            status_reason="The ingest queue could not be reached; it is sent again automatically.",
+            updated_at=timezone.now())
 
 
 def _enqueue_on_commit(asset):
-    transaction.on_commit(partial(_enqueue, asset.pk))
+    record_ingest(asset)
+    transaction.on_commit(partial(send_ingest, asset.pk))
 
 
 def _sha256_of_upload(uploaded_file):
@@ -547,7 +552,11 @@ def _original_present(asset):
 
 @transaction.atomic
 def retry_ingest(*, actor, asset):
+    """Run a failed ingest again, or send again one that is stuck: never picked up by a worker,
+    or left by a worker that stopped (see answerprint/outbox)."""
     asset = _asset_for_update(asset.pk)
+    if asset.status not in (AssetStatus.FAILED, AssetStatus.READY):
+        return _resend_stuck_ingest(actor, asset)
     if asset.status != AssetStatus.FAILED:
         raise ValidationError(f"Only a failed ingest can be retried; this one is {asset.get_status_display().lower()}.")
     if not _original_present(asset):
@@ -563,6 +572,18 @@ def retry_ingest(*, actor, asset):
                  before=before, after={"status": asset.status})
     publish_asset(asset)
     _enqueue_on_commit(asset)
+    return asset
+
+
+def _resend_stuck_ingest(actor, asset):
+    # No record at all: an ingest queued before the outbox existed; it is recorded now.
+    task = outbox.unfinished(INGEST_TASK, [asset.pk])
+    if task is not None and not outbox.task_is_stuck(task):
+        raise ValidationError(f"This one is {asset.get_status_display().lower()}. " + outbox.stuck_explanation("ingest"))
+    task = task or outbox.record_task(INGEST_TASK, [asset.pk])
+    record_event("media.ingest_resent", actor=actor, production=asset.version.shot.production, target=asset,
+                 before={"status": asset.status, "task": task.state}, after={"task_id": task.task_id})
+    transaction.on_commit(partial(send_ingest, asset.pk))
     return asset
 
 

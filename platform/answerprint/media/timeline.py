@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NoReturn
 
 from django.core.exceptions import ValidationError
 
@@ -81,23 +82,23 @@ class TimelineEvent:
     name_comments: list = field(default_factory=list)  # comments that may carry a shot name
 
     @property
-    def record_out(self):
+    def record_out(self) -> int:
         return self.record_in + self.record_duration
 
-    def source_timecode(self, frames):
+    def source_timecode(self, frames: int) -> str:
         return frames_to_timecode(frames, self.rate, self.drop_frame)
 
-    def record_timecode(self, frames):
+    def record_timecode(self, frames: int) -> str:
         return frames_to_timecode(frames, self.record_rate, self.drop_frame)
 
     @property
-    def label(self):
+    def label(self) -> str:
         """How a person finds the event in the file: 'Event 005 (line 12)'."""
         where = f" (line {self.line})" if self.line else ""
         return f"Event {self.event}{where}"
 
     @property
-    def speed_words(self):
+    def speed_words(self) -> str:
         if self.time_scalar is None:
             return ""
         if self.time_scalar == 0:
@@ -115,19 +116,19 @@ class ParsedTimeline:
     events: list
 
     @property
-    def clips(self):
+    def clips(self) -> list[TimelineEvent]:
         return [event for event in self.events if not event.skip]
 
 
-def _decimal(value):
+def _decimal(value) -> str:
     return f"{float(value):.3f}".rstrip("0").rstrip(".")
 
 
-def _fail(message):
+def _fail(message: str) -> NoReturn:
     raise ValidationError({"file": message})
 
 
-def _decode(data):
+def _decode(data: bytes) -> str:
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return data.decode(encoding)
@@ -136,7 +137,7 @@ def _decode(data):
     _fail("The timeline is not text.")  # pragma: no cover - latin-1 decodes any bytes
 
 
-def detect_format(filename, data):
+def detect_format(filename: str, data: bytes) -> str:
     extension = os.path.splitext(filename or "")[1].lower()
     if extension in FORMATS:
         return FORMATS[extension][0]
@@ -152,14 +153,14 @@ def detect_format(filename, data):
     _fail(f"Import a CMX3600 EDL, an OpenTimelineIO, AAF or FCPXML file ({ACCEPTED_EXTENSIONS}).")
 
 
-def source_basename(path):
+def source_basename(path: str) -> str:
     """The file name of a path or URL written on any OS: 'S:\\a\\b.####.exr' -> 'b.####.exr'."""
     path = (path or "").strip().rstrip("/\\")
     path = re.sub(r"^file:/*", "/", path) if path.lower().startswith("file:") else path
     return re.split(r"[/\\]", path)[-1]
 
 
-def sanitised_name(name):
+def sanitised_name(name: str) -> str:
     """Text as a valid shot name: extension dropped, other characters to '_'; "" if none is left."""
     name = _MEDIA_EXTENSION.sub("", (name or "").strip())
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")[:80]
@@ -170,12 +171,12 @@ def sanitised_name(name):
     return name
 
 
-def shot_like(text):
+def shot_like(text: str) -> str:
     text = _COMMENT_PREFIX.sub("", (text or "").strip()).strip()
     return text if _SHOT_LIKE.match(text) else ""
 
 
-def _frames(rational_time, rate):
+def _frames(rational_time, rate: Fraction) -> int:
     return int(round(rational_time.value_rescaled_to(float(rate))))
 
 
@@ -211,7 +212,7 @@ class EdlEvent:
     speed_line: str = ""
 
     @property
-    def track(self):
+    def track(self) -> str | None:
         """The OpenTimelineIO track the adapter puts this channel's picture on (None: sound only)."""
         channel = self.channel.upper()
         if channel in ("V", "B", "A2/V", "AA/V"):
@@ -219,7 +220,7 @@ class EdlEvent:
         return self.channel if channel.startswith("V") else None
 
 
-def _check_edl_lines(text, filename):
+def _check_edl_lines(text: str, filename: str) -> None:
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or _EDL_OTHER_LINE.match(stripped):
@@ -231,7 +232,7 @@ def _check_edl_lines(text, filename):
                   f"record in/out timecodes like 01:00:00:00.")
 
 
-def _scan_edl(text):
+def _scan_edl(text: str) -> list[EdlEvent]:
     """The events as written, with line numbers and comments, in file order."""
     events = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -253,7 +254,7 @@ def _scan_edl(text):
     return events
 
 
-def _edl_line_of(error, text):
+def _edl_line_of(error: Exception, text: str) -> str:
     """Point at the offending event when the adapter names its clip."""
     match = re.search(r"for clip (\S+)", str(error))
     if not match:
@@ -264,7 +265,7 @@ def _edl_line_of(error, text):
     return ""
 
 
-def _read_edl(text, filename, rate):
+def _read_edl(text: str, filename: str, rate: Fraction):
     import opentimelineio as otio
 
     if not text.strip():
@@ -281,7 +282,7 @@ _RATIONAL_TIME = re.compile(r"RationalTime\((-?[\d.]+), ([\d.]+)\)")
 _DURATION_MISMATCH = re.compile(r"Source and record duration don't match: (.+?) != (.+?) for clip (.+)$")
 
 
-def _in_words(error, rate):
+def _in_words(error: Exception, rate: Fraction) -> str:
     """The adapter's message without Python values: 'RationalTime(32, 25)' is '32 frames'."""
     message = str(error)
     mismatch = _DURATION_MISMATCH.search(message)
@@ -296,7 +297,7 @@ def _in_words(error, rate):
 # ---------------------------------------------------------------------------------------------
 # OpenTimelineIO, AAF, FCPXML
 
-def _read_with_adapter(data, filename, kind):
+def _read_with_adapter(data: bytes, filename: str, kind: str):
     import opentimelineio as otio
 
     adapter = FORMATS[f".{kind}"][1]
@@ -319,7 +320,7 @@ def _read_with_adapter(data, filename, kind):
     return result
 
 
-def parse_timeline(data, filename, rate):
+def parse_timeline(data: bytes, filename: str, rate: Fraction) -> ParsedTimeline:
     """Parse the bytes of a timeline file. `rate` is used for an EDL (EDLs carry none)."""
     if len(data) > MAX_TIMELINE_BYTES:
         _fail(f"The timeline is larger than {MAX_TIMELINE_BYTES // (1024 * 1024)} MiB.")
@@ -335,7 +336,7 @@ def parse_timeline(data, filename, rate):
 # ---------------------------------------------------------------------------------------------
 # From OpenTimelineIO's reading to events
 
-def speed_of(clip):
+def speed_of(clip) -> Fraction | None:
     """The clip's time scalar (None when it plays at speed); several warps multiply."""
     import opentimelineio as otio
 
@@ -346,7 +347,8 @@ def speed_of(clip):
     return None if scalar == 1 else scalar
 
 
-def source_frames_used(start, visible_start, visible_duration, scalar):
+def source_frames_used(start: int, visible_start: int, visible_duration: int,
+                       scalar: Fraction | None) -> tuple[int, int]:
     """[first, last) source frames a clip shows, from its range as OpenTimelineIO holds it.
 
     The range is in the clip's own frames; a time warp reads media at start + (t - start) ×
@@ -365,15 +367,12 @@ def source_frames_used(start, visible_start, visible_duration, scalar):
     return (first, first + span) if scalar > 0 else (first - span + 1, first + 1)
 
 
-def _reel_of(item):
-    metadata = item.metadata
-    reel = metadata.get("cmx_3600", {}).get("reel") or ""
-    if not reel and isinstance(metadata.get("AAF"), Mapping):
-        reel = metadata["AAF"].get("SourceMobName") or metadata["AAF"].get("TapeName") or ""
-    return str(reel)
+def _reel_of(item) -> str:
+    """The reel an EDL gave the clip; OTIO files may carry it the same way. AAF and FCPXML name none."""
+    return str(item.metadata.get("cmx_3600", {}).get("reel") or "")
 
 
-def _source_file_of(item, notes):
+def _source_file_of(item, notes: list[str]) -> str:
     import opentimelineio as otio
 
     for note in notes:
@@ -389,7 +388,8 @@ def _source_file_of(item, notes):
     return ""
 
 
-def _locators_of(item, clip_rate, start, duration, record_in, scalar):
+def _locators_of(item, clip_rate: Fraction, start: int, duration: int, record_in: int,
+                 scalar: Fraction | None) -> list[Locator]:
     """The clip's markers on source frames. OpenTimelineIO places a marker in the clip's own
     (source) frames; some editors write an EDL locator at the record timecode instead, so one that
     falls in the event's record range is placed there. One outside both is kept, unplaced."""
@@ -410,7 +410,7 @@ def _locators_of(item, clip_rate, start, duration, record_in, scalar):
     return locators
 
 
-def _edl_index(edl_events, rate):
+def _edl_index(edl_events: list[EdlEvent], rate: Fraction) -> dict:
     """Picture events by (track, record in frames): where the adapter puts their clips."""
     index = {}
     for event in edl_events:
@@ -422,7 +422,8 @@ def _edl_index(edl_events, rate):
     return index
 
 
-def _events_of(timeline, kind, rate, drop_frame, edl_events):
+def _events_of(timeline, kind: str, rate: Fraction, drop_frame: bool,
+               edl_events: list[EdlEvent] | None) -> ParsedTimeline:
     import opentimelineio as otio
 
     events = []
@@ -466,7 +467,8 @@ def _events_of(timeline, kind, rate, drop_frame, edl_events):
     return ParsedTimeline(format=kind, name=timeline.name or "", rate=timeline_rate, events=events)
 
 
-def _fill_clip(event, item, kind, timeline_rate, record_in, drop_frame, edl_event):
+def _fill_clip(event: TimelineEvent, item, kind: str, timeline_rate: Fraction, record_in: int, drop_frame: bool,
+               edl_event: EdlEvent | None) -> None:
     import opentimelineio as otio
 
     meta = item.metadata.get("cmx_3600", {})

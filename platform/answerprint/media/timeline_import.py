@@ -20,13 +20,14 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from answerprint.audit.services import record_event
 
-from .models import NameCollision, Shot, ShotLocator, ShotNameRule, TimelineImport
+from .models import NameCollision, Shot, ShotLocator, ShotNameRule, TimelineImport, Version
 from .services import create_shot, post_locator_comments, update_shot
 from .timecode import frames_to_timecode, parse_rate
 from .timeline import MAX_TIMELINE_BYTES, TimelineEvent, parse_timeline, sanitised_name, shot_like
@@ -37,7 +38,7 @@ MAX_HANDLES = 240
 CUT_IN_FRAME = 1001
 
 
-def timeline_rate(production, fps):
+def timeline_rate(production, fps) -> Fraction:
     """The rate an EDL is read at: `fps` as given ("24", "23.976", "24000/1001"), else the production's."""
     if fps is None or fps == "":
         return parse_rate((production.fps_num, production.fps_den))
@@ -53,7 +54,6 @@ class _Shot:
 
     name: str
     uses: list = field(default_factory=list)
-    outcome: str = ""
     renamed_from: str = ""
 
     @property
@@ -61,11 +61,11 @@ class _Shot:
         return self.uses[0]
 
     @property
-    def source_in(self):
+    def source_in(self) -> int:
         return min(use.source_in for use in self.uses)
 
     @property
-    def source_out(self):
+    def source_out(self) -> int:
         return max(use.source_out for use in self.uses)
 
 
@@ -94,7 +94,7 @@ def _describe_source(identity: dict) -> str:
     return " / ".join(parts[:2]) or "no named source"
 
 
-def _name_for(event, rule, timeline_prefix, prefer_clip):
+def _name_for(event: TimelineEvent, rule: str, timeline_prefix: str, prefer_clip: bool) -> str:
     """The shot name the rule gives the event, or "" with no usable name."""
     if rule == ShotNameRule.CLIP:
         return sanitised_name(event.clip_name)
@@ -113,20 +113,26 @@ def _name_for(event, rule, timeline_prefix, prefer_clip):
     return sanitised_name(event.clip_name) or sanitised_name(f"{timeline_prefix}_{event.event}")
 
 
-def _free_name(name, taken):
+def _renamed(group: "_Shot", existing: dict, taken: set[str]) -> tuple[str, "Shot | None"]:
+    """NAME_2, NAME_3, ...: the first that this source already holds (an earlier import renamed
+    it so), else the first free one."""
+    ours = _source_identity(group.first)
     for number in range(2, 1000):
-        candidate = f"{name[:76]}_{number}"
+        candidate = f"{group.name[:76]}_{number}"
+        shot = existing.get(candidate.lower())
+        if shot is not None and _same_source(_source_identity(shot), ours):
+            return candidate, shot
         if candidate.lower() not in taken:
-            return candidate
-    raise ValidationError({"file": f"No free name is left for {name}."})  # pragma: no cover
+            return candidate, None
+    raise ValidationError({"file": f"No free name is left for {group.name}."})  # pragma: no cover
 
 
-def _range_words(event, source_in, source_out):
+def _range_words(event: TimelineEvent, source_in: int, source_out: int) -> str:
     return (f"source {event.source_timecode(source_in)}–{event.source_timecode(source_out)} "
             f"({source_out - source_in} frames)")
 
 
-def _event_words(event):
+def _event_words(event: TimelineEvent) -> str:
     """What the event does to its source, in words: speed effect, frames under transitions."""
     words = []
     if event.time_scalar is not None:
@@ -138,7 +144,7 @@ def _event_words(event):
     return "; ".join(words)
 
 
-def _editorial(group, handles, timeline):
+def _editorial(group: _Shot, handles: int, timeline: TimelineImport) -> dict:
     first = group.first
     notes = []
     for use in group.uses:
@@ -165,7 +171,7 @@ def _editorial(group, handles, timeline):
     }
 
 
-def _check_options(handles, name_rule, on_collision):
+def _check_options(handles, name_rule: str, on_collision: str) -> int:
     try:
         handles = int(handles)
     except (TypeError, ValueError):
@@ -181,7 +187,7 @@ def _check_options(handles, name_rule, on_collision):
 
 @transaction.atomic
 def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAULT_HANDLES,
-                    name_rule=ShotNameRule.AUTO, on_collision=NameCollision.REFUSE):
+                    name_rule=ShotNameRule.AUTO, on_collision=NameCollision.REFUSE) -> TimelineImport:
     """Create or update the production's shots from a timeline file; returns the TimelineImport.
 
     All or nothing: a file that cannot be read raises ValidationError and changes nothing. A
@@ -206,32 +212,15 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
     entries = {id(event): {"event": event.event, "line": event.line, "clip": event.clip_name, "reel": event.reel,
                            "source_file": event.source_file} for event in parsed.events}
 
-    def skip(event, message):
+    def skip(event: TimelineEvent, message: str) -> None:
         entries[id(event)].update(outcome="skipped", shot="", message=message)
 
-    groups = {}
-    for event in parsed.events:
-        if event.skip:
-            skip(event, event.skip)
-            continue
-        name = _name_for(event, name_rule, prefix, prefer_clip=parsed.format != "edl")
-        if not name:
-            skip(event, f"{event.label} ({event.clip_name or event.reel or 'no clip name'}) gives no usable shot "
-                        f"name by the rule “{ShotNameRule(name_rule).label}”.")
-            continue
-        group = groups.get(name.lower())
-        if group is None:
-            groups[name.lower()] = _Shot(name=name, uses=[event])
-        elif _same_source(_source_identity(group.first), _source_identity(event)):
-            group.uses.append(event)
-        else:  # the same name from another source in this file: a collision too
-            other = ("other", name.lower(), *_source_identity(event).values())
-            groups.setdefault(other, _Shot(name=name)).uses.append(event)
-
+    groups = _group_by_shot(parsed, name_rule, prefix, skip)
     existing = {shot.name.lower(): shot for shot in Shot.objects.select_for_update().filter(production=production)}
     taken = set(existing) | {g.name.lower() for key, g in groups.items() if isinstance(key, str)}
     reason = f"Timeline import of {file_name or 'a timeline'}"
     counts = {"created": 0, "updated": 0, "unchanged": 0}
+    locators = _Locators(production)
     repeats = []
     for key, group in groups.items():
         shot = existing.get(group.name.lower()) if isinstance(key, str) else None
@@ -248,29 +237,14 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
                               f"comes from {ours}, so it was not imported (choose “rename” to import it as a new "
                               f"shot).")
                 continue
-            group.renamed_from, group.name = group.name, _free_name(group.name, taken)
-            taken.add(group.name.lower())
-            shot = None
+            renamed, shot = _renamed(group, existing, taken)
+            group.renamed_from, group.name = group.name, renamed
+            taken.add(renamed.lower())
         shot, outcome = _write_shot(actor, production, shot, group, handles, timeline, reason)
         counts[outcome] += 1
-        group.outcome = outcome
-        _write_locators(actor, shot, group, timeline)
+        locators.write(actor, shot, group, timeline)
         for use in group.uses:
-            message = f"{use.label} → {shot.name} {outcome}: {_range_words(use, use.source_in, use.source_out)}"
-            details = _event_words(use)
-            message += f"; {details}" if details else ""
-            if group.renamed_from:
-                message += (f". {group.renamed_from} already comes from another source, so this is "
-                            f"{shot.name}")
-            if len(group.uses) > 1:
-                message += f". One of {len(group.uses)} uses of this clip, merged into one shot"
-            entries[id(use)].update(outcome=outcome, shot=shot.name, message=message + ".",
-                                    source_in=use.source_timecode(use.source_in),
-                                    source_out=use.source_timecode(use.source_out),
-                                    record_in=use.record_timecode(use.record_in),
-                                    record_out=use.record_timecode(use.record_out),
-                                    time_scalar=None if use.time_scalar is None else str(use.time_scalar),
-                                    transition_frames=[use.transition_head, use.transition_tail])
+            entries[id(use)].update(_use_entry(use, shot, group, outcome))
         if len(group.uses) > 1:
             first = group.first
             repeats.append({
@@ -295,7 +269,48 @@ def import_timeline(*, actor, production, uploaded_file, fps=None, handles=DEFAU
     return timeline
 
 
-def _write_shot(actor, production, shot, group, handles, timeline, reason):
+def _group_by_shot(parsed, name_rule: str, prefix: str, skip) -> dict:
+    """The clips by the shot they make: uses of one clip from one source together (keyed by
+    name); the same name from another source in the file under a key of its own (a collision)."""
+    groups = {}
+    for event in parsed.events:
+        if event.skip:
+            skip(event, event.skip)
+            continue
+        name = _name_for(event, name_rule, prefix, prefer_clip=parsed.format != "edl")
+        if not name:
+            skip(event, f"{event.label} ({event.clip_name or event.reel or 'no clip name'}) gives no usable shot "
+                        f"name by the rule “{ShotNameRule(name_rule).label}”.")
+            continue
+        group = groups.get(name.lower())
+        if group is None:
+            groups[name.lower()] = _Shot(name=name, uses=[event])
+        elif _same_source(_source_identity(group.first), _source_identity(event)):
+            group.uses.append(event)
+        else:
+            other = ("other", name.lower(), *_source_identity(event).values())
+            groups.setdefault(other, _Shot(name=name)).uses.append(event)
+    return groups
+
+
+def _use_entry(use: TimelineEvent, shot: Shot, group: _Shot, outcome: str) -> dict:
+    """The report's entry for one event that made (or updated) a shot."""
+    message = f"{use.label} → {shot.name} {outcome}: {_range_words(use, use.source_in, use.source_out)}"
+    details = _event_words(use)
+    message += f"; {details}" if details else ""
+    if group.renamed_from:
+        message += f". {group.renamed_from} already comes from another source, so this is {shot.name}"
+    if len(group.uses) > 1:
+        message += f". One of {len(group.uses)} uses of this clip, merged into one shot"
+    return {"outcome": outcome, "shot": shot.name, "message": message + ".",
+            "source_in": use.source_timecode(use.source_in), "source_out": use.source_timecode(use.source_out),
+            "record_in": use.record_timecode(use.record_in), "record_out": use.record_timecode(use.record_out),
+            "time_scalar": None if use.time_scalar is None else str(use.time_scalar),
+            "transition_frames": [use.transition_head, use.transition_tail]}
+
+
+def _write_shot(actor, production, shot: Shot | None, group: _Shot, handles: int, timeline: TimelineImport,
+                reason: str) -> tuple[Shot, str]:
     """Create the shot or bring it up to date; returns it with 'created', 'updated' or 'unchanged'."""
     editorial = _editorial(group, handles, timeline)
     frames = group.source_out - group.source_in + 2 * handles
@@ -312,19 +327,32 @@ def _write_shot(actor, production, shot, group, handles, timeline, reason):
     return update_shot(actor=actor, shot=shot, reason=reason, **changed), "updated"
 
 
-def _write_locators(actor, shot, group, timeline):
-    """Each placed locator once on the shot (re-imports add nothing), and as a comment on its plate."""
-    for use in group.uses:
-        for locator in use.locators:
-            if locator.source_frame is None:
-                continue
-            frame = shot.cut_in_frame + locator.source_frame - group.source_in
-            if shot.locators.filter(frame=frame, text=locator.text).exists():
-                continue
-            row = ShotLocator.objects.create(shot=shot, timeline=timeline, frame=frame, color=locator.color,
-                                             text=locator.text, timecode=frames_to_timecode(
-                                                 locator.source_frame, use.rate, use.drop_frame))
-            record_event("shot.locator_added", actor=actor, production=shot.production, target=shot, after={
-                "frame": frame, "timecode": row.timecode, "color": row.color, "text": row.text,
-                "timeline": timeline.pk})
-    post_locator_comments(actor=actor, shot=shot)
+class _Locators:
+    """The production's locators, read once: which exist, and which shots still owe a comment."""
+
+    def __init__(self, production):
+        rows = ShotLocator.objects.filter(shot__production=production).values_list("shot_id", "frame", "text",
+                                                                                   "comment_id")
+        self.placed = {(shot_id, frame, text) for shot_id, frame, text, _ in rows}
+        self.uncommented = {shot_id for shot_id, _, _, comment_id in rows if comment_id is None}
+        self.with_versions = set(Version.objects.filter(shot__production=production).values_list("shot_id", flat=True))
+
+    def write(self, actor, shot: Shot, group: _Shot, timeline: TimelineImport) -> None:
+        """Each placed locator once on the shot (re-imports add nothing), and as a comment on its plate."""
+        for use in group.uses:
+            for locator in use.locators:
+                if locator.source_frame is None:
+                    continue
+                frame = shot.cut_in_frame + locator.source_frame - group.source_in
+                if (shot.pk, frame, locator.text) in self.placed:
+                    continue
+                row = ShotLocator.objects.create(shot=shot, timeline=timeline, frame=frame, color=locator.color,
+                                                 text=locator.text, timecode=frames_to_timecode(
+                                                     locator.source_frame, use.rate, use.drop_frame))
+                self.placed.add((shot.pk, frame, locator.text))
+                self.uncommented.add(shot.pk)
+                record_event("shot.locator_added", actor=actor, production=shot.production, target=shot, after={
+                    "frame": frame, "timecode": row.timecode, "color": row.color, "text": row.text,
+                    "timeline": timeline.pk})
+        if shot.pk in self.uncommented and shot.pk in self.with_versions:
+            post_locator_comments(actor=actor, shot=shot)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from answerprint.errors import error_text
 from answerprint.accounts.permissions import can, require
 from answerprint.accounts.selectors import membership_for, production_and_membership
+from answerprint.outbox import services as outbox
 
 from . import services, timeline_import
 from .cdl import viewing_filter
@@ -47,6 +48,11 @@ def shot_grid(request, code):
     return render(request, "media/_shot_grid.html", _grid_context(production, membership))
 
 
+def _ingest_stuck(asset):
+    return asset is not None and asset.status not in (AssetStatus.READY, AssetStatus.FAILED) \
+        and outbox.is_stuck(services.INGEST_TASK, [asset.pk])
+
+
 @login_required
 @require_GET
 def shot_page(request, code, name):
@@ -62,6 +68,7 @@ def shot_page(request, code, name):
         "production": production, "membership": membership, "shot": shot, "versions": versions,
         "version": selected, "asset": getattr(selected, "asset", None) if selected else None,
         "can_ingest": can(membership, "ingest"),
+        "ingest_stuck": _ingest_stuck(getattr(selected, "asset", None) if selected else None),
         "can_download": can(membership, "download_original"),
         "can_request_fix": can(membership, "request_fix"),
         "cdl_filter": viewing_filter(shot.cdl),

@@ -40,7 +40,8 @@ Server to client:
   ack      {op, seq, duplicate}   the sender's operation is stored as event `seq`
   error    {code, message, in, ref, errors?}   the message was not applied; the connection stays
            open. Codes: bad_frame, too_large, bad_json, invalid, unknown_type, not_ready,
-           rate_limited (with retry_after seconds), forbidden, not_found, server_error.
+           rate_limited and unavailable (the database is not answering; both with retry_after
+           seconds: send the same op again then), forbidden, not_found, server_error.
   presence.joined / presence.moved {id, user, frame, version, following}   presence.left {id, user}
            Sent up to 0.2 s late. A client that said hello with presence_batches: true gets the
            changes of that moment as one frame instead, presence.batch {frames: [...]} in order:
@@ -65,9 +66,12 @@ from collections import deque
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils import timezone
 
@@ -98,6 +102,8 @@ DEFAULT_RATE_LIMITS = {
 # Stored events held for a connection that is busy (saying hello, filling a gap); beyond this
 # the oldest are dropped and read back from the database when their turn comes.
 PENDING_LIMIT = 1000
+# What an `unavailable` error (the database is restarting) tells the client to wait before resending.
+UNAVAILABLE_RETRY_SECONDS = 2
 
 
 class AccessLost(Exception):
@@ -136,8 +142,31 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
 
     # ------------------------------------------------------------ connection
 
+    async def __call__(self, scope, receive, send):
+        """Channels' AsyncConsumer.__call__, with two differences.
+
+        Room traffic reaches a connection through its room's hub (hub.py), never through the
+        channel layer, so a connection does not read the layer itself: a quiet channel or a
+        restarting Redis cannot end it. And however the connection ends - the client leaving,
+        an error anywhere - it leaves its room: the hub forgets it and presence.left goes out,
+        so nobody is shown a ghost.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = (await self.channel_layer.new_channel() if self.channel_layer is not None
+                             else f"local!{uuid.uuid4().hex}")
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            await asyncio.shield(self._leave())
+
     async def connect(self):
         self.ready = False
+        self.left = False
         self.presence_batches = False
         self.last_seq = 0
         # While busy, stored events wait in `pending` so they go out in order after the work.
@@ -191,12 +220,22 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
         self.checked_at = time.monotonic()
 
     async def disconnect(self, code):
-        if hasattr(self, "hub"):
-            await self.hub.leave(self)
+        await self._leave()
+
+    async def _leave(self):
+        """Leave the room once, whichever way the connection ends."""
+        if getattr(self, "left", True):
+            return  # refused before joining, or gone already
+        self.left = True
         for task in tuple(self.tasks):
             task.cancel()
+        if hasattr(self, "hub"):
+            await self.hub.leave(self)
         if hasattr(self, "presence"):
-            await database_sync_to_async(services.leave_room)(room=self.room, channel_name=self.channel_name)
+            try:
+                await database_sync_to_async(services.leave_room)(room=self.room, channel_name=self.channel_name)
+            except Exception:  # noqa: BLE001 - the row then expires with its heartbeat (expire_presence)
+                logger.exception("review room %s: could not record that a connection left", self.room.key)
 
     async def dispatch(self, message):
         # Channels' dispatch closes stale database connections through a thread hop before every
@@ -303,10 +342,31 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
         finally:
             self.stream_busy = False
 
-    async def _fill_gap(self, upto):
-        events = await database_sync_to_async(
-            lambda: list(RoomEvent.objects.filter(room_id=self.room.pk, sequence__gt=self.last_seq,
-                                                  sequence__lt=upto).order_by("sequence")))()
+    def catch_up(self):
+        """The hub was cut off from the channel layer for a while: what was published meanwhile
+        never reached it, so read it from the database."""
+        if self.ready:
+            self._spawn(self._catch_up())
+
+    async def _catch_up(self):
+        if self.stream_busy:
+            return  # a hello or a drain in progress reads from the database anyway
+        self.stream_busy = True
+        try:
+            await self._fill_gap()
+        finally:
+            self.stream_busy = False
+        await self._drain()
+
+    async def _fill_gap(self, upto=None):
+        """Send the stored events after the last one sent, up to (not including) `upto`."""
+        def read():
+            events = RoomEvent.objects.filter(room_id=self.room.pk, sequence__gt=self.last_seq)
+            if upto is not None:
+                events = events.filter(sequence__lt=upto)
+            return list(events.order_by("sequence"))
+
+        events = await database_sync_to_async(read)()
         for event in events:
             await self.send_frame(services.event_frame(event, self.room.key))
             self.last_seq = event.sequence
@@ -321,6 +381,13 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
     # ------------------------------------------------------------ receiving
 
     async def receive(self, text_data=None, bytes_data=None):
+        try:
+            await self._receive(text_data, bytes_data)
+        except Exception:  # noqa: BLE001 - the connection outlives a bug in one message
+            logger.exception("review room %s: a message could not be handled", self.room.key)
+            await self.error("server_error", "The server could not handle this message; nothing was changed.")
+
+    async def _receive(self, text_data, bytes_data):
         if text_data is None:
             return await self.error("bad_frame", "Send JSON text frames, not binary ones.")
         if len(text_data) > MAX_MESSAGE_CHARS:
@@ -329,6 +396,8 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
             message = json.loads(text_data)
         except ValueError as exc:
             return await self.error("bad_json", f"Not JSON: {exc}.")
+        except RecursionError:
+            return await self.error("bad_json", "Nested too deeply to read.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return await self.error("invalid", 'A message is a JSON object with a string "type".')
         kind = message["type"]
@@ -370,6 +439,12 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
             await self.error("forbidden", str(exc) or "Not allowed.", kind=kind, ref=ref)
         except (Http404, ObjectDoesNotExist):
             await self.error("not_found", "No such item in this room.", kind=kind, ref=ref)
+        except (OperationalError, InterfaceError):
+            logger.warning("review room %s: %s failed, the database is not answering", self.room.key, kind,
+                           exc_info=True)
+            await self.error("unavailable", "The database is not answering; nothing was changed. Send it again "
+                             f"in {UNAVAILABLE_RETRY_SECONDS} s.", kind=kind, ref=ref,
+                             retry_after=UNAVAILABLE_RETRY_SECONDS)
         except Exception:  # noqa: BLE001 - the connection outlives a bug in one message
             logger.exception("review room %s: %s failed", self.room.key, kind)
             await self.error("server_error", "The server could not apply this message; nothing was changed.",

@@ -11,6 +11,12 @@ Presence changes are also batched here: when hundreds join a review at once, sen
 arrival to everyone already there is quadratic (125,000 frames for 500 people). Presence frames
 that arrive within PRESENCE_BATCH_SECONDS go out together as one `presence.batch` frame to the
 connections that asked for batches in their hello, one by one to the others.
+
+The hub outlives its channel layer's failures: after any error (Redis restarted, a connection
+reset) it waits a moment, adds its channel to the groups again - a restarted Redis may have
+forgotten them - and asks every connection to read from the database what was published while
+it was away. The waits are short and capped (RESUBSCRIBE_BACKOFF) so live delivery resumes
+within about a second of Redis answering again.
 """
 import asyncio
 import logging
@@ -18,6 +24,11 @@ import logging
 from .broadcast import batch_text
 
 PRESENCE_BATCH_SECONDS = 0.2
+# Seconds to wait after the n-th failure in a row; the last value repeats.
+RESUBSCRIBE_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)
+# channels-redis drops a channel from a group after its group_expiry (a day by default); a hub
+# can live longer than that, so it adds itself again now and then.
+GROUP_REFRESH_SECONDS = 3600.0
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +65,34 @@ class RoomHub:
 
     async def _start(self):
         self.channel = await self.layer.new_channel()
+        await self._subscribe()
+        self.task = asyncio.ensure_future(self._run())
+        self.refresher = asyncio.ensure_future(self._refresh_groups())
+
+    async def _subscribe(self):
         for group in self.groups:
             await self.layer.group_add(group, self.channel)
-        self.task = asyncio.ensure_future(self._run())
+
+    async def _refresh_groups(self):
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            try:
+                await self._subscribe()
+            except Exception:  # noqa: BLE001 - _run notices a layer that is away and recovers
+                logger.warning("room hub %s could not refresh its groups", self.groups[0], exc_info=True)
+
+    async def _recover(self, failures):
+        """Wait, then subscribe again; True once the layer answers."""
+        await asyncio.sleep(RESUBSCRIBE_BACKOFF[min(failures, len(RESUBSCRIBE_BACKOFF)) - 1])
+        try:
+            await self._subscribe()
+        except Exception as error:  # noqa: BLE001 - still away; the caller waits longer
+            logger.debug("room hub %s could not subscribe yet: %s", self.groups[0], error)
+            return False
+        logger.warning("room hub %s is receiving again after %d failed attempts", self.groups[0], failures)
+        for member in tuple(self.members):
+            member.catch_up()
+        return True
 
     async def leave(self, consumer):
         self.members.discard(consumer)
@@ -70,10 +106,14 @@ class RoomHub:
         except Exception:  # noqa: BLE001 - it never started; nothing to undo
             return
         self.task.cancel()
+        self.refresher.cancel()
         if self.flush_handle is not None:
             self.flush_handle.cancel()
-        for group in self.groups:
-            await self.layer.group_discard(group, self.channel)
+        try:
+            for group in self.groups:
+                await self.layer.group_discard(group, self.channel)
+        except Exception:  # noqa: BLE001 - the layer is away; its group entries expire on their own
+            logger.warning("room hub %s could not leave its groups", self.groups[0], exc_info=True)
 
     async def _run(self):
         while True:
@@ -81,9 +121,12 @@ class RoomHub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - Redis went away; it may come back
-                logger.exception("room hub %s could not receive", self.groups[0])
-                await asyncio.sleep(1)
+            except Exception as error:  # noqa: BLE001 - Redis went away; it may come back
+                logger.warning("room hub %s lost the channel layer (%s: %s); subscribing again",
+                               self.groups[0], type(error).__name__, error)
+                failures = 1
+                while not await self._recover(failures):
+                    failures += 1
                 continue
             if message.get("type") == "room.live" and message.get("batch"):
                 self.batched.append((message["text"], message.get("exclude") or ""))

@@ -14,6 +14,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -712,6 +713,21 @@ def move_presence(*, room, channel_name, changes):
         transaction.on_commit(lambda: broadcast.send_group(
             room.group_name, broadcast.live_message(frame, exclude=channel_name, batch=True)), robust=True)
     return presence
+
+
+def expire_presence(*, now=None):
+    """Remove the presence of connections that stopped heartbeating (their web process died, or
+    its database write at disconnect failed) and tell their rooms they left. Returns how many."""
+    cutoff = (now or timezone.now()) - PRESENCE_TTL
+    with transaction.atomic():
+        stale = list(RoomPresence.objects.select_for_update().filter(seen_at__lt=cutoff)
+                     .select_related("user", "room"))
+        RoomPresence.objects.filter(pk__in=[presence.pk for presence in stale]).delete()
+        for presence in stale:
+            frame = {"type": "presence.left", "id": presence.public_id, "user": _user_ref(presence.user)}
+            transaction.on_commit(partial(broadcast.send_group, presence.room.group_name,
+                                          broadcast.live_message(frame, batch=True)), robust=True)
+    return len(stale)
 
 
 def touch_presence(*, channel_name):

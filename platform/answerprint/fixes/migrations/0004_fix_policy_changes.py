@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_credential_failures'),
-        ('fixes', '0002_client_op'),
+        ('fixes', '0003_decision_acknowledged_warning'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
