@@ -57,3 +57,25 @@ def test_a_production_has_one_budget_for_all_its_members_that_outsiders_cannot_s
 
     # then the production's eight writes went through and the ninth was held back
     assert statuses == [200] * 8 + [429]
+
+
+@pytest.mark.django_db
+def test_writes_go_through_while_the_shared_cache_is_down(client, rates, monkeypatch):
+    # given an editor, and a cache that cannot be reached (Redis restarting)
+    production = ProductionFactory()
+    shot = ShotFactory(production=production)
+    client.force_login(member(production, Role.EDITOR))
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Redis is restarting")
+
+    from django.core.cache.backends.locmem import LocMemCache
+
+    monkeypatch.setattr(LocMemCache, "get", unreachable)
+    monkeypatch.setattr(LocMemCache, "add", unreachable)
+
+    # when they write, then the write is not refused for want of a counter
+    assert _patch_shot(client, production, shot, 1).status_code == 200
+    from answerprint.throttles import review_ops_wait
+
+    assert review_ops_wait(1) == 0.0

@@ -5,12 +5,15 @@ token) posting hundreds of comments a second would bloat the production's log; t
 that to what people and pipeline tools really do. The counts live in the shared cache (Redis in
 production), so they hold across web processes.
 """
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
 
 
 class UserWriteThrottle(SimpleRateThrottle):
@@ -19,7 +22,13 @@ class UserWriteThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         if request.method in SAFE_METHODS:
             return True
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # noqa: BLE001 - the shared cache (Redis) is down
+            # A limit that cannot be counted is not applied: a Redis restart must not refuse
+            # every write (the work itself survives it, see the outbox).
+            log.warning("Write rate limit not checked: the cache is unreachable", exc_info=True)
+            return True
 
     def get_cache_key(self, request, view):
         if not request.user.is_authenticated:
@@ -55,7 +64,12 @@ def review_ops_wait(user_id: int) -> float:
     now = time.time()
     slot = int(now // window)
     key = f"review-ops:{user_id}:{slot}"
-    cache.add(key, 0, timeout=int(window * 2))
-    if cache.incr(key) <= limit:
+    try:
+        cache.add(key, 0, timeout=int(window * 2))
+        count = cache.incr(key)
+    except Exception:  # noqa: BLE001 - the shared cache (Redis) is down: do not refuse the work
+        log.warning("Review-room rate limit not checked: the cache is unreachable", exc_info=True)
+        return 0.0
+    if count <= limit:
         return 0.0
     return (slot + 1) * window - now
