@@ -31,6 +31,7 @@ from .device import autocast, warm_cosine
 from .errors import MaskError
 from .flow import complete, fb_error, inside, pair_flows, sample, warp
 from .params import Params
+from .removal_qc import removal_estimate
 
 METHOD = "flow-propagation+internal-cnn"
 VERSION = "1.0"
@@ -273,6 +274,8 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
     t_count, h, w = hole.shape
     margins = sorted({params.flow_margin, *MARGINS})
     errors = np.zeros((len(margins), len(BLENDS)))
+    # the classical tool and the source left alone on the same copies: what the QC compares against
+    telea_error = source_error = 0.0
     counted = 0
     for _ in range(trials * 8):
         if counted >= trials:
@@ -296,6 +299,8 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
         if judged.sum() < 20:
             continue
         truth, median = frames[judged], by_median[judged]
+        telea_error += float(((fill_telea(pasted, union)[judged] - truth) ** 2).mean())
+        source_error += float(((pasted[judged] - truth) ** 2).mean())
         for i, fill in enumerate(fills):
             for j, b in enumerate(BLENDS):
                 errors[i, j] += float(((b * fill[judged] + (1 - b) * median - truth) ** 2).mean())
@@ -305,6 +310,9 @@ def choose_settings(frames: torch.Tensor, hole: torch.Tensor, params: RemovalPar
     i, j = np.unravel_index(int(np.argmin(errors)), errors.shape)
     trial = {f"margin {m:g}": {f"flow {b:g}": round(e / counted, 7) for b, e in zip(BLENDS, row)}
              for m, row in zip(margins, errors)}
+    trial["chosen"] = round(float(errors[i, j]) / counted, 7)
+    trial["telea"] = round(telea_error / counted, 7)
+    trial["source"] = round(source_error / counted, 7)
     return margins[i], BLENDS[j], trial
 
 
@@ -482,8 +490,9 @@ class RemovalModel:
     """The fitted removal: the filled frames at the working size. apply() returns them, or puts
     them, scaled up, into a larger frame's hole (the rest of that frame stays untouched)."""
 
-    def __init__(self, filled: torch.Tensor, hole: torch.Tensor, info: dict):
+    def __init__(self, filled: torch.Tensor, hole: torch.Tensor, info: dict, estimate=None):
         self.filled, self.hole, self.info = filled, hole, info
+        self.estimate = estimate  # inference.qc.Estimate: the fill's error on copies of the hole
 
     def apply(self, index: int, frame: torch.Tensor, plate=None):
         if frame.shape[:2] == self.filled.shape[1:3]:
@@ -500,11 +509,13 @@ class RemovalModel:
 
 def fit(clip, params: RemovalParams, *, mask=None, device=None, rng=None, progress=None, **_) -> RemovalModel:
     frames = clip.frames
-    hole = dilate(check_mask(mask, frames), params.grow)
+    given = check_mask(mask, frames)
+    hole = dilate(given, params.grow)
     report = progress or (lambda *_: None)
     report(0.0, "flow")
     raw = pair_flows(frames, params.flow_preset)
-    info = {"hole_pixels": int(hole.sum())}
+    # pixels changed outside the given mask are on record: the grow band is part of the fix
+    info = {"hole_pixels": int(hole.sum()), "grow_band_pixels": int((hole & ~given).sum())}
     weight = 1.0
     if params.self_tune:
         report(0.05, "choosing settings on the shot")
@@ -543,7 +554,7 @@ def fit(clip, params: RemovalParams, *, mask=None, device=None, rng=None, progre
     if params.smooth and gap.any():
         filled = smooth_along_flow(filled, gap, motion)
     report(1.0, "done")
-    return RemovalModel(filled, hole, info)
+    return RemovalModel(filled, hole, info, removal_estimate(info.get("trials")))
 
 
 def propagation_only(frames: torch.Tensor, mask, params: dict | None = None) -> torch.Tensor:

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "answerprint.media",
     "answerprint.review",
     "answerprint.fixes",
+    "answerprint.delivery",
     "answerprint.outbox",
 ]
 
@@ -206,6 +207,7 @@ CELERY_TASK_ROUTES = {
     "answerprint.media.tasks.*": {"queue": "media"},
     "answerprint.fixes.job_tasks.*": {"queue": "gpu"},
     "answerprint.fixes.tasks.run_fix*": {"queue": "gpu"},
+    "answerprint.delivery.tasks.build_*": {"queue": "media"},  # webhooks stay on "default"
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -238,6 +240,12 @@ AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 AUDIT_TSA_URL = os.environ.get("AUDIT_TSA_URL", "")
 AUDIT_TSA_CERTIFICATES = env_list("AUDIT_TSA_CERTIFICATES")
 AUDIT_TSA_TIMEOUT = float(os.environ.get("AUDIT_TSA_TIMEOUT", "10"))
+# Content Credentials (C2PA) on delivered media: the production's signing key and its certificate
+# chain (leaf first, PEM), issued by a private CA. Unset, a development CA and leaf are made under
+# VAR_DIR/c2pa on first use; never use those outside development.
+C2PA_SIGNING_KEY_FILE = os.environ.get("C2PA_SIGNING_KEY_FILE", "")
+C2PA_CERTIFICATE_CHAIN_FILE = os.environ.get("C2PA_CERTIFICATE_CHAIN_FILE", "")
+C2PA_DEVELOPMENT_DIR = Path(os.environ.get("C2PA_DEVELOPMENT_DIR", VAR_DIR / "c2pa"))
 # The outbox (answerprint/outbox): work recorded with the change that needs it is published
 # again when no worker started it within OUTBOX_QUEUED_SECONDS of being due, or when the worker
 # running it stopped heartbeating for OUTBOX_HEARTBEAT_SECONDS. The sweep runs this often.
@@ -271,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "answerprint.audit.tasks.seal_events",
         "schedule": 10.0,
+    },
+    # Webhook deliveries are rows (an outbox): this sends the due ones and the retries.
+    "webhooks-sweep": {
+        "task": "answerprint.delivery.tasks.sweep_webhooks",
+        "schedule": 15.0,
     },
     # Presence of connections whose web process died: gone once they stop heartbeating.
     "review-expire-presence": {

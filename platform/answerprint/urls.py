@@ -14,8 +14,10 @@ urlpatterns = [
     path("api/", include("answerprint.review.api")),
     path("api/", include("answerprint.audit.api")),
     path("api/", include("answerprint.fixes.api")),
+    path("api/", include("answerprint.delivery.api")),
     path("", include("answerprint.audit.urls")),
     path("", include("answerprint.fixes.urls")),
+    path("", include("answerprint.delivery.urls")),
     path("", include("answerprint.accounts.urls")),
     path("", include("answerprint.media.urls")),
 ]

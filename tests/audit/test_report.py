@@ -37,13 +37,14 @@ def _fast_password_hashing(settings):
 def signed_production(db, tmp_path):
     """Four removals, each approved by a producer named in another script; one more rejected."""
     world = World()
+    verdicts = {"Greek": "recommended", "Cyrillic": "not_recommended"}
     for script, name in NAMES.items():
         producer = member(world.production, Role.PRODUCER, user__full_name=name)
-        card = {**MODEL_CARD, "qc": {"verdict": "better than the source", "summary": f"clean plate ({script})"}} \
-            if script == "Greek" else None
+        card = {**MODEL_CARD, "qc": {"verdict": verdicts[script], "summary": f"QC on the plate ({script})."}} \
+            if script in verdicts else None
         proposal = world.propose(world.removal(reason=f"Boom in frame ({script})"), tmp_path,
                                  content=f"result {script}".encode(), card=card)
-        world.sign(proposal, producer)
+        world.sign(proposal, producer, acknowledge_warning=script == "Cyrillic")
     rejected = world.propose(world.removal(reason="Marker on the wall"), tmp_path, content=b"rejected")
     services.reject_proposal(actor=world.second_producer, proposal=rejected, reason="Fill smears the wall")
     return world
@@ -99,8 +100,10 @@ def test_the_signature_table_shows_every_signature_in_the_database_and_nothing_e
     rejecter = Decision.objects.get(outcome=Outcome.REJECT).printed_name
     assert rejecter not in table
     # and the QC verdict is the one the card carried, or said to be missing
-    assert "better than the source: clean plate (Greek)" in table
-    assert table.count("not recorded") == 3
+    assert "Recommended: QC on the plate (Greek)." in table
+    warned = Decision.objects.get(printed_name=NAMES["Cyrillic"]).acknowledged_warning
+    assert warned and f"Not recommended: QC on the plate (Cyrillic). — the signer acknowledged: {warned}" in table
+    assert table.count("not recorded") == 2
     # and the summary counts the same decisions
     summary = " ".join(section(text, "Summary", "Signature manifestations").split())
     assert "Approve 4 Reject 1 Request changes 0" in summary

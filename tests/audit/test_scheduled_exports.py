@@ -142,6 +142,27 @@ def test_every_download_is_checked_and_recorded(client, production, officer):
     assert AuditEvent.objects.filter(action="audit.stored_export_altered").exists()
 
 
+def test_tools_list_and_download_stored_exports_through_the_api(client, production, officer):
+    # given a stored export
+    monthly(production, officer)
+    export = run_due_schedules()[0]
+    client.login(username=officer.username, password=PASSWORD)
+
+    # when a compliance tool lists them, it gets each one's hash, manifest and download address
+    listed = client.get(reverse("api-audit-stored-exports", args=["show"])).json()["results"]
+    assert [(e["id"], e["sha256"], e["manifest"]["key_id"]) for e in listed] == \
+        [(export.pk, export.sha256, export.manifest["key_id"])]
+
+    # and the download gives the stored bytes and is recorded
+    response = client.get(listed[0]["download"])
+    assert response.status_code == 200 and b"".join(response) == stored_bytes(export)
+    assert AuditEvent.objects.filter(action="audit.stored_export_downloaded", actor=officer).exists()
+    # and another production's member gets nothing
+    outsider = member(ProductionFactory(), "compliance")
+    client.login(username=outsider.username, password=PASSWORD)
+    assert client.get(listed[0]["download"]).status_code == 404
+
+
 def test_schedules_are_set_from_the_audit_page_by_compliance_only(client, production, officer):
     # a viewer may not set one
     viewer = member(production, "viewer")

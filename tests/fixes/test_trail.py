@@ -30,6 +30,7 @@ def test_every_step_from_request_to_delivery_is_in_the_trail_with_the_signature(
         ("proposal.signed", world.producer.printed_name),
         ("proposal.approved", world.producer.printed_name),
         ("proposal.promoted", world.editor.printed_name),
+        ("delivery.queued", world.editor.printed_name),
     ]
     by_action = {e.action: e for e in events}
     # and the request's event holds what was asked and why; the proposal's holds its hashes and model

@@ -76,6 +76,7 @@ ACTIONS = {
     "fix_request.refused": _A("fixes", "A fix request was refused (policy or consent)"),
     "fix_request.cancelled": _A("fixes", "A fix request was cancelled"),
     "fix_request.retried": _A("fixes", "A fix request was retried"),
+    "fix_request.matte_tracked": _A("fixes", "The drawn region was tracked through the requested range"),
     "fix_job.queued": _A("fixes", "A fix job was queued"),
     "fix_job.started": _A("fixes", "A worker started a fix job"),
     "fix_job.taken_over": _A("fixes", "A worker took over a fix job another worker had left"),
@@ -97,6 +98,15 @@ ACTIONS = {
     "signature.refused": _A("fixes", "A signature was refused (wrong credential or too many attempts)"),
     "consent.recorded": _A("fixes", "A performer's consent was recorded"),
     "consent.revoked": _A("fixes", "A performer's consent was revoked"),
+    # delivery
+    "delivery.queued": _A("delivery", "A delivery package was queued for an approved proposal"),
+    "delivery.packaged": _A("delivery", "A delivery package was built: media, credentials, sidecars, ASC MHL"),
+    "delivery.failed": _A("delivery", "A delivery package could not be built; the reason is kept"),
+    "delivery.downloaded": _A("delivery", "A file of a delivery package was downloaded", read=True),
+    "webhook.created": _A("delivery", "A webhook endpoint was added (its secret is never logged)"),
+    "webhook.secret_rotated": _A("delivery", "A webhook endpoint's secret was replaced"),
+    "webhook.changed": _A("delivery", "A webhook endpoint was switched on or off"),
+    "notes.exported": _A("delivery", "Review notes were exported as markers for an editing system", read=True),
 }
 
 

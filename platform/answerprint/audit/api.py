@@ -2,7 +2,7 @@
 import base64
 
 from django.db import connection
-from django.urls import path
+from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -16,11 +16,11 @@ from answerprint.api import ProductionScopedView, page_parameters, paginated
 from . import disclosure, services
 from .exports import FORMATS, signature_text
 from .forms import ExportFilterForm, ExportForm, ReasonForm
-from .models import AuditEvent, Checkpoint
+from .models import AuditEvent, Checkpoint, StoredExport
 from .protection import missing_protections
 from .selectors import latest_checkpoint, timestamp_of
 from .signing import key_id, public_key_hex
-from .views import disclosure_response, export_response
+from .views import disclosure_response, export_response, stored_export_response
 
 FILTERS = [
     OpenApiParameter("shot", OpenApiTypes.STR, description="shot name"),
@@ -119,6 +119,39 @@ class DisclosureExportView(ProductionScopedView, APIView):
                                    reason=form.cleaned_data["reason"])
 
 
+class StoredExportSerializer(serializers.ModelSerializer):
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StoredExport
+        fields = ["id", "report", "schedule", "file_name", "sha256", "size_bytes", "period_start", "period_end",
+                  "manifest", "generated_by", "created_at", "download"]
+
+    def get_download(self, export) -> str:
+        return reverse("api-audit-stored-export", args=[export.production.code, export.pk])
+
+
+class StoredExportListView(ProductionScopedView, APIView):
+    @extend_schema(parameters=page_parameters(), responses=paginated(StoredExportSerializer))
+    def get(self, request, code):
+        self.require("view_audit")
+        paginator = LimitOffsetPagination()
+        exports = StoredExport.objects.filter(production=self.production).select_related("production")
+        page = paginator.paginate_queryset(exports, request, view=self)
+        return paginator.get_paginated_response(StoredExportSerializer(page, many=True).data)
+
+
+class StoredExportDownloadView(ProductionScopedView, APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, code, export_id):
+        self.require("view_audit")
+        export = StoredExport.objects.filter(production=self.production, pk=export_id).first()
+        if export is None:
+            raise NotFound("No such stored export.")
+        return stored_export_response(actor=request.user, export=export,
+                                      reason=request.query_params.get("reason", "")[:500])
+
+
 def _timestamp_view(checkpoint):
     stamp = timestamp_of(checkpoint)
     return {"tsa": stamp[0], "time": stamp[1].isoformat()} if stamp else None
@@ -188,6 +221,10 @@ urlpatterns = [
     path("productions/<str:code>/audit/export.<str:fmt>", AuditExportView.as_view(), name="api-audit-export"),
     path("productions/<str:code>/audit/disclosure.<str:fmt>", DisclosureExportView.as_view(),
          name="api-audit-disclosure"),
+    path("productions/<str:code>/audit/stored-exports/", StoredExportListView.as_view(),
+         name="api-audit-stored-exports"),
+    path("productions/<str:code>/audit/stored-exports/<int:export_id>/download", StoredExportDownloadView.as_view(),
+         name="api-audit-stored-export"),
     path("productions/<str:code>/audit/status/", AuditStatusView.as_view(), name="api-audit-status"),
     path("productions/<str:code>/audit/verify/", AuditVerifyView.as_view(), name="api-audit-verify"),
     path("productions/<str:code>/audit/checkpoints/", CheckpointListView.as_view(), name="api-audit-checkpoints"),

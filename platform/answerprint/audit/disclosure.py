@@ -111,7 +111,8 @@ def disclosure_rows(scope: DisclosureScope) -> list[dict]:
             "reason": fix.reason,
             "consent": _consent(fix),
             "approvers": [{"printed_name": d.printed_name, "role": d.role, "meaning": d.meaning,
-                           "signed_at": when(d.signed_at), "record_hash": d.record_hash}
+                           "signed_at": when(d.signed_at), "record_hash": d.record_hash,
+                           "acknowledged_warning": d.acknowledged_warning or None}
                           for d in proposal.decisions.all() if d.outcome == Outcome.APPROVE],
             "qc_verdict": qc_verdict(card),
             "model": {key: card[key] for key in ("kind", "method", "method_version", "package") if key in card},

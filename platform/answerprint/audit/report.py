@@ -106,13 +106,20 @@ def _decisions(request):
     return in_scope(decisions, request, fix="proposal__request", time="signed_at")
 
 
-def qc_verdict(model_card) -> str:
-    """The QC verdict the proposal's model card carried when it was signed (the card is hash-bound)."""
+def qc_verdict(model_card, acknowledged_warning: str = "") -> str:
+    """The QC verdict the proposal's model card carried when it was signed (the card is hash-bound),
+    and the warning the signer acknowledged, if the verdict asked for one."""
+    from answerprint.fixes.qc import LABELS
+
     qc = model_card.get("qc") if isinstance(model_card, dict) else None
     if not isinstance(qc, dict) or not qc.get("verdict"):
-        return NOT_RECORDED
-    summary = qc.get("summary")
-    return f"{qc['verdict']}: {summary}" if summary else str(qc["verdict"])
+        text = NOT_RECORDED
+    else:
+        label = LABELS.get(qc["verdict"], str(qc["verdict"]))
+        text = f"{label}: {qc['summary']}" if qc.get("summary") else label
+    if acknowledged_warning:
+        text += f" — the signer acknowledged: {acknowledged_warning}"
+    return text
 
 
 def frames_of(fix) -> str:
@@ -137,7 +144,7 @@ def signature_rows(request) -> list[tuple]:
             meaning,
             f"{fix.shot.name} · {kind} · frames {frames_of(fix)} · proposal v{proposal.version.number:03d} · "
             f"record sha256 {decision.record_hash}",
-            qc_verdict(proposal.model_card),
+            qc_verdict(proposal.model_card, decision.acknowledged_warning),
         ))
     return rows
 

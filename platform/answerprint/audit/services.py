@@ -45,6 +45,16 @@ def _role_of(actor, production):
     return "admin" if actor.is_superuser else ""
 
 
+# Other apps follow some actions inside the writer's transaction (the delivery app's webhooks
+# queue their outbox rows here, so a change and its notifications commit together).
+_listeners: dict = {}
+
+
+def listen(action, listener):
+    """Call `listener(event)` for every event of `action`, right after it is written."""
+    _listeners.setdefault(action, []).append(listener)
+
+
 def record_event(action, *, actor=None, production=None, target=None, before=None, after=None,
                  reason="", actor_role=None, actor_name=None):
     """Write one event inside the caller's transaction; it is sealed into the chain after commit.
@@ -79,6 +89,8 @@ def record_event(action, *, actor=None, production=None, target=None, before=Non
     event.pk = _insert(record)
     event._state.adding, event._state.db = False, connection.alias
     transaction.on_commit(seal_after_commit, robust=True)
+    for listener in _listeners.get(action, ()):
+        listener(event)
     return event
 
 

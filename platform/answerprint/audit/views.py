@@ -156,6 +156,17 @@ def schedule_stop(request, code, schedule_id):
     return redirect("audit-page", code=production.code)
 
 
+def stored_export_response(*, actor, export, reason=""):
+    """The stored bytes, once checked against their recorded SHA-256; 409 when they were altered."""
+    try:
+        chunks = stored_exports.open_stored_export(actor=actor, export=export, reason=reason)
+    except stored_exports.StoredExportAltered as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
+    family, fmt = export.report.split(".")
+    content_type = (FORMATS if family == "audit" else disclosure.FORMATS)[fmt][0]
+    return streamed_download(chunks, content_type=content_type, filename=export.file_name)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def stored_export_download(request, code, export_id):
@@ -166,13 +177,7 @@ def stored_export_download(request, code, export_id):
     reason, refusal = _typed_reason(request)
     if refusal:
         return refusal
-    try:
-        chunks = stored_exports.open_stored_export(actor=request.user, export=export, reason=reason)
-    except stored_exports.StoredExportAltered as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
-    family, fmt = export.report.split(".")
-    content_type = (FORMATS if family == "audit" else disclosure.FORMATS)[fmt][0]
-    return streamed_download(chunks, content_type=content_type, filename=export.file_name)
+    return stored_export_response(actor=request.user, export=export, reason=reason)
 
 
 @login_required

@@ -211,6 +211,11 @@ class FixRequest(models.Model):
     mask_shape = models.JSONField(null=True, blank=True)
     mask = models.FileField(max_length=500, blank=True)
     mask_sha256 = models.CharField(max_length=64, blank=True)
+    # Removal: the drawn region tracked through the range before the fix is fitted, one grey PNG
+    # per frame of the range in this media-storage folder (000000.png = frame_in), and the hash the
+    # proposal's model card records as the mask it was given (inference.card.tensor_hash).
+    matte_track = models.CharField(max_length=500, blank=True)
+    matte_track_sha256 = models.CharField(max_length=64, blank=True)
     frame_in = models.PositiveIntegerField()
     frame_out = models.PositiveIntegerField()
     reference_shot = models.ForeignKey("media.Shot", null=True, blank=True, on_delete=models.PROTECT,

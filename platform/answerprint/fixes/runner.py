@@ -81,6 +81,19 @@ def _without_local_paths(card: dict, names: dict[str, str]) -> dict:
     return {**card, "inputs": inputs}
 
 
+def _tracked_matte(spec, source, drawn, scratch):
+    """The region drawn on one frame, tracked through the job's range and kept with the request
+    before the fix is fitted: the per-frame matte folder the removal is given."""
+    from inference.tracking import track_files
+
+    services.report_job_progress(spec.job_id, 0.0, "tracking the mask")
+    track = track_files(source, drawn, spec.mask_frame, spec.frame_in, spec.frame_out - spec.frame_in + 1,
+                        Path(scratch) / "matte")
+    services.record_matte_track(spec.job_id, files=track["files"], sha256=track["sha256"],
+                                keyframes=track["keyframes"])
+    return track["folder"]
+
+
 def _device_name():
     from inference.device import device_name, pick_device
 
@@ -108,10 +121,13 @@ def run_job(job_id, *, worker=""):
         mask = keyframes = None
         if spec.mask:
             mask = str(stack.enter_context(local_files([spec.mask]))[spec.mask])
-            if spec.model == "background" and spec.mask_frame is not None:
-                mask, keyframes = _keyframe_masks(mask, spec, scratch)
         output = os.path.join(scratch, "out")
         try:
+            if spec.mask and spec.mask_frame is not None:
+                if spec.model == "background":
+                    mask, keyframes = _keyframe_masks(mask, spec, scratch)
+                elif spec.model == "removal":
+                    mask = _tracked_matte(spec, source, mask, scratch)
             result = run_fix(spec.model, source, output, spec.params, spec.seed, reference_path=reference,
                              mask_path=mask, plate_path=plate, keyframes=keyframes, start=spec.frame_in,
                              count=spec.frame_out - spec.frame_in + 1,

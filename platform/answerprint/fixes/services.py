@@ -31,6 +31,7 @@ from django.utils import timezone
 from answerprint.accounts.models import Membership, Role
 from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
+from answerprint.delivery import services as delivery_services
 from answerprint.media.models import AssetStatus, MediaAsset, Shot, Version, VersionKind, VersionState
 from answerprint.media import services as media_services
 from answerprint.media.storage import production_root, safe_filename, sha256_of
@@ -540,6 +541,41 @@ def report_job_progress(job_id, fraction, stage=""):
         broadcast.job_progress(job, job.request)
 
 
+def record_matte_track(job_id, *, files, sha256, keyframes):
+    """Keep the drawn region as tracked through a running job's range (grey PNGs, one per frame in
+    order from frame_in) as an asset of its request, and record its hash: the model card of the
+    proposal names the same hash as the mask it was given. keyframes: the frames the region was
+    drawn on (0 = the shot's first frame). A job delivered again replaces the
+    track it made before. Raises JobCancelled when the job stopped running meanwhile."""
+    production = Job.objects.select_related("request__production").get(pk=job_id).request.production
+    folder = f"{production_root(production)}/fixes/mattes/{uuid.uuid4().hex}"
+    for index, path in enumerate(files):
+        with open(path, "rb") as stream:
+            default_storage.save(f"{folder}/{index:06d}.png", File(stream))
+    with transaction.atomic():
+        job = _locked_job(job_id)
+        if job.state != JobState.RUNNING:
+            transaction.on_commit(partial(_delete_matte_track, folder, len(files)))
+            raise JobCancelled(f"Job {job_id} is {job.state}; stopping.")
+        fix = job.request
+        replaced = fix.matte_track
+        before = {"matte_track_sha256": fix.matte_track_sha256 or None}
+        fix.matte_track, fix.matte_track_sha256 = folder, sha256
+        fix.save(update_fields=["matte_track", "matte_track_sha256", "updated_at"])
+        record_event("fix_request.matte_tracked", production=fix.production, target=fix, actor_name="worker",
+                     actor_role="", before=before,
+                     after={"matte_track_sha256": sha256, "frames": len(files),
+                            "keyframes": list(keyframes)})
+        if replaced:
+            transaction.on_commit(partial(_delete_matte_track, replaced, fix.frame_count))
+    return fix
+
+
+def _delete_matte_track(folder, frames):
+    for index in range(frames):
+        default_storage.delete(f"{folder}/{index:06d}.png")
+
+
 def requeue_job(job_id, reason):
     """A worker hit a passing problem and the task will be retried (with backoff): the job goes
     back to queued, visibly, with the reason."""
@@ -985,29 +1021,16 @@ def promote_to_delivery(*, actor, version, reason=""):
             raise ValidationError({"version": "The approval no longer holds: " + "; ".join(problems) + "."},
                                   code="signature_broken")
         _check_consent_still_holds(proposal, actor=actor, action="Delivery")
-        source_asset = proposal.version.asset
         delivery = _new_version(shot=fix.shot, kind=VersionKind.DELIVERY, parent=proposal.version, actor=actor,
                                 note=f"Delivery of approved fix #{fix.pk}")
-        stored = None
-        try:
-            with default_storage.open(source_asset.original.name, "rb") as stream:
-                stored = default_storage.save(f"{_version_folder(delivery)}/original/{source_asset.original_name}",
-                                              File(stream, name=source_asset.original_name))
-            asset = MediaAsset.objects.create(version=delivery, original=stored,
-                                              original_name=source_asset.original_name, sha256=proposal.media_sha256,
-                                              size_bytes=source_asset.size_bytes)
-            proposal.delivery_version = delivery
-            proposal.save(update_fields=["delivery_version"])
-            record_event("proposal.promoted", actor=actor, production=fix.production, target=proposal, after={
-                "delivery_version": delivery.pk, "delivery_number": delivery.number, "media_sha256": proposal.media_sha256,
-                "signatures": [_manifestation(d) for d in signed]}, reason=reason)
-            media_services.record_ingest(asset)
-            transaction.on_commit(partial(_enqueue_ingest, asset.pk))
-            broadcast.promoted(proposal, delivery)
-        except BaseException:
-            if stored:
-                default_storage.delete(stored)
-            raise
+        proposal.delivery_version = delivery
+        proposal.save(update_fields=["delivery_version"])
+        record_event("proposal.promoted", actor=actor, production=fix.production, target=proposal, after={
+            "delivery_version": delivery.pk, "delivery_number": delivery.number, "media_sha256": proposal.media_sha256,
+            "signatures": [_manifestation(d) for d in signed]}, reason=reason)
+        # The conform-ready media, its credentials and manifest are built on the media queue.
+        delivery_services.open_package(actor=actor, proposal=proposal, delivery=delivery)
+        broadcast.promoted(proposal, delivery)
     return delivery
 
 

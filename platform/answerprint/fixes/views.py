@@ -7,7 +7,7 @@ from datetime import datetime, timezone as dt_timezone
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,7 +23,7 @@ from answerprint.review.models import Annotation
 from . import inputs, selectors, services
 from .errors import Conflict
 from .kinds import KINDS, ConsentType
-from .masks import MASK_SHAPES
+from .masks import MASK_SHAPES, render_mask_png
 from .models import Guild, JobState, Meaning, Origin, Outcome, ProposalState, RequestState, SignerCapacity
 from .policy import needs_consent, policy_for
 from .signatures import proposal_record_hash
@@ -135,7 +135,17 @@ def _detail_context(request, production, membership, fix):
         "model_card_json": json.dumps(proposal.model_card, indent=2, sort_keys=True) if proposal else "",
         "can_cancel": bool(job and job.is_active), "can_retry": fix.state == RequestState.FAILED or bool(
             job and job.is_active and outbox.is_stuck(services.RUN_JOB_TASK, [job.pk])),
+        "matte_frames": _matte_frames(fix),
     }
+
+
+def _matte_frames(fix, most=6):
+    """Shot frame numbers spread over the request's range at which the page shows the matte."""
+    if not (fix.matte_track or fix.mask):
+        return []
+    last = fix.frame_count - 1
+    offsets = sorted({round(i * last / (most - 1)) for i in range(most)})
+    return [fix.shot.first_frame + fix.frame_in + offset for offset in offsets]
 
 
 @login_required
@@ -144,6 +154,25 @@ def request_detail(request, code, request_id):
     production, membership = production_and_membership(request.user, code)
     fix = selectors.request_in(production, request_id)
     return render(request, "fixes/request_detail.html", _detail_context(request, production, membership, fix))
+
+
+@login_required
+@require_GET
+def request_matte(request, code, request_id, frame):
+    """One frame's matte (frame: the shot's frame number, e.g. 1012): the region as tracked
+    through the range once the job has tracked it, else the region as drawn, which then holds
+    on every frame."""
+    production, _ = production_and_membership(request.user, code)
+    fix = selectors.request_in(production, request_id)
+    offset = frame - fix.shot.first_frame - fix.frame_in
+    if not 0 <= offset < fix.frame_count:
+        raise Http404(f"Frame {frame} is outside this request's frames.")
+    if fix.matte_track:
+        return media_response(request, f"{fix.matte_track}/{offset:06d}.png", production=production)
+    if fix.mask_shape:
+        asset = fix.source_version.asset
+        return HttpResponse(render_mask_png(fix.mask_shape, asset.width, asset.height), content_type="image/png")
+    raise Http404("This request has no mask.")
 
 
 @login_required
