@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_credential_failures'),
-        ('fixes', '0003_decision_acknowledged_warning'),
+        ('fixes', '0004_matte_track'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
