@@ -33,6 +33,14 @@ def _media_in_tmp(settings, tmp_path):
     }}
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(settings, request):
+    """A fresh cache per test, so rate-limit counts never carry from one test to the next (and
+    nothing ever clears the Redis database the channel layer and broker share)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": request.node.nodeid}}
+
+
 @pytest.fixture
 def postgres_only():
     if connections["default"].vendor != "postgresql":

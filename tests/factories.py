@@ -62,3 +62,34 @@ class VersionFactory(factory.django.DjangoModelFactory):
 def member(production, role, **kwargs):
     """A user with `role` on `production`."""
     return MembershipFactory(production=production, role=role, **kwargs).user
+
+
+def enrol_authenticator(user):
+    """Give `user` a confirmed authenticator (as the two-step page would); returns its secret."""
+    import pyotp
+    from django.utils import timezone
+
+    from answerprint.accounts import mfa
+    from answerprint.accounts.models import TotpDevice
+
+    secret = pyotp.random_base32()
+    TotpDevice.objects.update_or_create(user=user, defaults={
+        "encrypted_secret": mfa._fernet().encrypt(secret.encode()).decode(), "confirmed_at": timezone.now(),
+        "last_used_step": 0})
+    return secret
+
+
+def authenticator_code(user):
+    """The code `user`'s authenticator shows now, setting one up first if they have none. Each
+    code is accepted once, so a test that signs twice within one 30-second step is treated as if
+    the next step had come."""
+    import pyotp
+
+    from answerprint.accounts import mfa
+    from answerprint.accounts.models import TotpDevice
+
+    if not TotpDevice.objects.filter(user=user).exists():
+        enrol_authenticator(user)
+    device = TotpDevice.objects.get(user=user)
+    TotpDevice.objects.filter(pk=device.pk).update(last_used_step=0)
+    return pyotp.TOTP(mfa._secret(device)).now()

@@ -130,7 +130,7 @@ def query(database: Path, sql: str, *params):
 
 
 WORLD = """
-from rest_framework.authtoken.models import Token
+from answerprint.accounts.tokens import create_token
 from answerprint.accounts.models import Membership, Production, User
 from answerprint.media.models import Shot, Version
 production = Production.objects.create(code="faults", title="Faults")
@@ -141,7 +141,7 @@ tokens = []
 for name, role in (("ana", "supervisor"), ("ben", "producer"), ("cy", "supervisor")):
     user = User.objects.create_user(username=name, password="not-used-here-1")
     Membership.objects.create(production=production, user=user, role=role)
-    tokens.append(Token.objects.create(user=user).key)
+    tokens.append(create_token(actor=user, name="fault tests")[1])
 print(json.dumps({"versions": [v.pk for v in versions], "tokens": tokens}))
 """
 

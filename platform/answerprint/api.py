@@ -30,3 +30,29 @@ class ProductionScopedView:
         from answerprint.accounts.permissions import require
 
         require(self.membership, capability)
+
+
+def paginated(serializer_class):
+    """The schema of a page of `serializer_class` items, as LimitOffsetPagination answers it.
+
+    Views that page by hand (an APIView calling the paginator) must say so in their schema, or
+    the documentation promises a bare list where clients get {count, next, previous, results}.
+    """
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    return inline_serializer(name=f"Paginated{serializer_class.__name__.removesuffix('Serializer')}List", fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializer_class(many=True),
+    })
+
+
+def page_parameters():
+    """The limit and offset query parameters of a page."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return [OpenApiParameter("limit", OpenApiTypes.INT, description="items per page (default 100)"),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="items to skip")]

@@ -8,15 +8,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from answerprint.bodylimit import RequestBodyLimit  # noqa: E402
+from answerprint.origin import SameOriginValidator  # noqa: E402
 from answerprint.review.middleware import TokenAuthMiddleware  # noqa: E402
 from answerprint.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "http": RequestBodyLimit(django_asgi_app),
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
 VAR_DIR = Path(os.environ.get("ANSWERPRINT_VAR_DIR", BASE_DIR / "var"))
@@ -44,10 +45,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' assets, served locally (no CDN)
     "channels",
+    "csp",
     "answerprint",  # project-wide management commands (serve_local)
     "answerprint.accounts",
     "answerprint.audit",
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "answerprint.health.HealthMiddleware",  # /healthz and /readyz, before the HTTPS redirect and host check
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -113,6 +115,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# API tokens (accounts/tokens.py): how long a new one lasts unless its owner says, and at most.
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
+API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", "365"))
+# Every password check (log-in, admin, signing) goes through the lock-out (accounts/lockout.py).
+AUTHENTICATION_BACKENDS = ["answerprint.accounts.backends.LockoutModelBackend"]
+LOGIN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
+LOGIN_COOLDOWN_SECONDS = int(os.environ.get("LOGIN_COOLDOWN_SECONDS", "900"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "production-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -148,11 +158,21 @@ STORAGES = {
 MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
 
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(20 * 1024**3)))
+# Bodies are capped per location before Django reads them (answerprint/bodylimit.py); only the
+# upload locations take more than REQUEST_BODY_MAX_BYTES, and only from a signed-in caller.
+REQUEST_BODY_MAX_BYTES = int(os.environ.get("REQUEST_BODY_MAX_BYTES", str(2 * 1024**2)))
+CONSENT_UPLOAD_MAX_BYTES = int(os.environ.get("CONSENT_UPLOAD_MAX_BYTES", str(50 * 1024**2)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every upload streams to a temporary file, never to memory
 FILE_UPLOAD_HANDLERS = ["answerprint.media.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Stored review-room operations one user may make across all their connections, per window (s).
+REVIEW_WS_USER_OPS = (int(os.environ.get("REVIEW_WS_USER_OPS", "60")), 20.0)
+# Rate-limit counts (answerprint/throttles.py) must be shared by every web process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": "answerprint-cache"}
+          if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # channels-redis blocks up to 5 s in BZPOPMIN (RedisChannelLayer.brpop_timeout) on a quiet channel;
 # a socket timeout at or under that turns every quiet second into a TimeoutError (redis-py 8
@@ -209,8 +229,12 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Answerprint <answerprint@localhost>")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
-# Dotted path to a callable (user, code) -> bool that checks a signer's second factor.
-SIGNATURE_SECOND_FACTOR_VERIFIER = os.environ.get("SIGNATURE_SECOND_FACTOR_VERIFIER", "")
+# Dotted path to a callable (user, code) -> None | bool | factor name that checks a signer's
+# second factor; by default the TOTP authenticator and recovery codes of accounts/mfa.py.
+SIGNATURE_SECOND_FACTOR_VERIFIER = os.environ.get("SIGNATURE_SECOND_FACTOR_VERIFIER",
+                                                  "answerprint.accounts.mfa.verify_second_factor")
+# Signing needs the password and a second factor; a signer without one is asked to enrol.
+SIGNATURE_REQUIRES_SECOND_FACTOR = env_bool("SIGNATURE_REQUIRES_SECOND_FACTOR", default=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -285,10 +309,31 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Content-Security-Policy (django-csp): scripts and <style> blocks only from this origin or with
+# the response's nonce ({{ request.csp_nonce }}); style attributes stay allowed (the templates
+# and the canvas tools position things with them). WebSockets are same-origin ('self').
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src-attr": [csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:", "blob:"],
+        "media-src": [csp_constants.SELF, "blob:"],
+        "connect-src": [csp_constants.SELF],
+        "font-src": [csp_constants.SELF],
+        "worker-src": [csp_constants.SELF, "blob:"],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    },
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so that an unauthenticated call gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "answerprint.accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -296,6 +341,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "answerprint.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["answerprint.throttles.UserWriteThrottle",
+                                 "answerprint.throttles.ProductionWriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user_writes": os.environ.get("THROTTLE_USER_WRITES", "120/minute"),
+        "production_writes": os.environ.get("THROTTLE_PRODUCTION_WRITES", "1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Answerprint API",

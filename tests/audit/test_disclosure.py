@@ -139,12 +139,14 @@ def test_the_disclosure_page_is_scoped_to_the_production(client, seeded):
     url = reverse("audit-disclosure", args=[world.production.code, "json"])
     # a viewer may not take it
     client.login(username=world.viewer.username, password=PASSWORD)
-    assert client.get(url).status_code == 403
+    assert client.post(url, {"reason": "check"}).status_code == 403
     # another production's producer gets nothing, as if it were not there
     client.login(username=seeded.other.producer.username, password=PASSWORD)
-    assert client.get(url).status_code == 404
-    # compliance gets it; a delivery of another production is not found
+    assert client.post(url, {"reason": "check"}).status_code == 404
+    # compliance gets it, with a typed reason; a delivery of another production is not found
     client.login(username=world.compliance.username, password=PASSWORD)
-    assert json.loads(b"".join(client.get(url)))["production"] == world.production.code
+    assert json.loads(b"".join(client.post(url, {"reason": "check"})))["production"] == world.production.code
     foreign = Proposal.objects.get(request__production=seeded.other.production).delivery_version
-    assert client.get(url, {"delivery": foreign.pk}).status_code == 404
+    assert client.post(url, {"delivery": foreign.pk, "reason": "check"}).status_code == 404
+    # and a followed link takes nothing
+    assert client.get(url, {"reason": "words put in my mouth"}).status_code == 302

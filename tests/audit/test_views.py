@@ -69,7 +69,7 @@ def test_a_viewer_may_not_see_the_audit_trail(client, production):
     # given a viewer, when they open the audit page or export, then both are refused
     viewer = signed_in(client, member(production, "viewer"))
     assert viewer.get(reverse("audit-page", args=["show"])).status_code == 403
-    assert viewer.get(reverse("audit-export", args=["show", "jsonl"])).status_code == 403
+    assert viewer.post(reverse("audit-export", args=["show", "jsonl"]), {"reason": "curious"}).status_code == 403
     assert not AuditEvent.objects.filter(action="audit.exported").exists()
 
 
@@ -82,8 +82,8 @@ def test_an_export_download_streams_and_is_recorded(client, production):
     # given a producer
     producer = member(production, "producer")
 
-    # when they download the CSV export
-    response = signed_in(client, producer).get(reverse("audit-export", args=["show", "csv"]), {"reason": "guild"})
+    # when they download the CSV export, typing the reason
+    response = signed_in(client, producer).post(reverse("audit-export", args=["show", "csv"]), {"reason": "guild"})
 
     # then it streams as an attachment ending in a manifest, and the download is on the record
     assert response.streaming and response["Content-Type"].startswith("text/csv")
@@ -94,11 +94,62 @@ def test_an_export_download_streams_and_is_recorded(client, production):
     assert event.actor == producer and event.reason == "guild" and event.production == production
 
 
+def test_a_followed_export_link_only_fills_in_the_form(client, production):
+    # given a producer who follows a crafted link with filters and a reason in it
+    producer = signed_in(client, member(production, "producer"))
+    checkpoints = Checkpoint.objects.count()
+
+    # when they follow it
+    response = producer.get(reverse("audit-export", args=["show", "csv"]),
+                            {"action": "proposal.", "reason": "words put in my mouth"}, follow=True)
+
+    # then nothing is exported or signed: the page shows the export form with the filter, an empty reason
+    page = response.content.decode()
+    assert response.status_code == 200 and not AuditEvent.objects.filter(action="audit.exported").exists()
+    assert Checkpoint.objects.count() == checkpoints
+    assert 'name="action" value="proposal."' in page and "words put in my mouth" not in page
+    assert 'name="reason" required' in page
+
+
+def test_an_export_needs_a_typed_reason_and_a_csrf_token(production):
+    # given a producer whose browser enforces CSRF
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    producer = member(production, "producer")
+    browser.force_login(producer)
+    url = reverse("audit-export", args=["show", "jsonl"])
+
+    # when an export is posted without a CSRF token, then without a reason
+    no_token = browser.post(url, {"reason": "guild"})
+    browser.get(reverse("audit-page", args=["show"]))
+    token = browser.cookies["csrftoken"].value
+    no_reason = browser.post(url, {"csrfmiddlewaretoken": token})
+
+    # then both are refused and nothing is exported
+    assert no_token.status_code == 403
+    assert no_reason.status_code == 400 and b"Type why you export the log" in no_reason.content
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
 def test_a_bad_export_filter_is_a_clear_error(client, production):
     producer = signed_in(client, member(production, "producer"))
-    response = producer.get(reverse("audit-export", args=["show", "jsonl"]), {"shot": "NOPE"})
+    response = producer.post(reverse("audit-export", args=["show", "jsonl"]), {"shot": "NOPE", "reason": "x"})
     assert response.status_code == 400 and b"No shot named 'NOPE'" in response.content
-    assert producer.get(reverse("audit-export", args=["show", "xml"])).status_code == 400
+    assert producer.post(reverse("audit-export", args=["show", "xml"]), {"reason": "x"}).status_code == 400
+
+
+def test_the_actor_filter_says_nothing_about_people_outside_the_production(client, production):
+    # given someone on another production only
+    stranger = member(ProductionFactory(), "producer")
+    officer = signed_in(client, member(production, "compliance"))
+
+    # when compliance filters by their name and by a name nobody has
+    existing = officer.get(reverse("api-audit-events", args=["show"]), {"actor": stranger.username}).json()
+    missing = officer.get(reverse("api-audit-events", args=["show"]), {"actor": "nobody-at-all"}).json()
+
+    # then both answers are the same
+    assert existing["actor"][0].replace(stranger.username, "X") == missing["actor"][0].replace("nobody-at-all", "X")
 
 
 def test_verifying_from_the_page_reports_and_is_recorded(client, production):
@@ -141,12 +192,13 @@ def test_the_api_shows_the_signature_and_status(client, production):
     events = officer.get(reverse("api-audit-events", args=["show"]), {"action": "proposal.signed"}).json()
     assert events["results"][0]["signature"].startswith("Signed by Ada Lovelace")
     status = officer.get(reverse("api-audit-status", args=["show"])).json()
-    assert status["last_sequence"] == 4 and len(status["public_key"]) == 64 and status["missing_protections"] == []
+    assert status["last_sequence"] == 2 and len(status["public_key"]) == 64  # this production's last event and status["missing_protections"] == []
 
 
 def test_the_api_export_ends_with_a_signed_manifest(client, production):
     officer = signed_in(client, member(production, "compliance"))
-    response = officer.get(reverse("api-audit-export", args=["show", "jsonl"]))
+    response = officer.post(reverse("api-audit-export", args=["show", "jsonl"]), {"reason": "quarterly check"},
+                            content_type="application/json")
     manifest = json.loads(body(response).decode().splitlines()[-1])
     assert manifest["record"] == "manifest" and manifest["filters"] == {"production": "show"}
     assert len(manifest["signature"]) == 128
@@ -182,3 +234,15 @@ def test_the_actor_filter_takes_the_name_the_list_shows(client, production):
 
     # then only that person's events are listed
     assert page.content.decode().count('id="event-') == 1
+def test_the_status_shows_this_productions_head_not_the_whole_chains(client, production):
+    # given events of another production after this one's
+    officer = signed_in(client, member(production, "compliance"))
+    before = officer.get(reverse("api-audit-status", args=["show"])).json()
+    with transaction.atomic():
+        for _ in range(3):
+            record_event("comment.created", production=ProductionFactory())
+    seal_pending()
+
+    # when this production's status is read again, then it has not moved
+    after = officer.get(reverse("api-audit-status", args=["show"])).json()
+    assert (after["last_sequence"], after["last_hash"]) == (before["last_sequence"], before["last_hash"])

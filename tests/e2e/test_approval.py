@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pyotp
 import pytest
 from PIL import Image
 
@@ -238,6 +239,7 @@ def test_a_wrong_password_keeps_the_dialog_open_with_the_note(reviewers, world):
     producer.screenshot("signature-dialog")
     dialog.locator("input[name=reason]").fill("Clean plate matches at 1020")
     dialog.locator("input[name=password]").fill("not-my-password")
+    dialog.locator("input[name=second_factor]").fill(pyotp.TOTP(world["totp"]["producer"]).now())
 
     # when they sign
     dialog.locator("button.primary").click()

@@ -1,5 +1,6 @@
 """The producer sees a proposal's own quality verdict and brightness plot on the fix page, and a
 proposal estimated worse than its source is signed only with the warning acknowledged."""
+import pyotp
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +29,7 @@ def test_a_producer_sees_the_warning_and_plot_and_must_acknowledge_it_to_sign(re
     page.locator(f"[data-open-dialog='sign-{world['warned_proposal']}']").click()
     dialog = page.locator(f"#sign-{world['warned_proposal']}")
     dialog.locator("input[name=password]").fill(world["password"])
+    dialog.locator("input[name=second_factor]").fill(pyotp.TOTP(world["totp"]["producer"]).now())
     box = dialog.locator("input[name=acknowledge_warning]")
     assert box.is_visible() and not box.is_checked()
     dialog.locator("button.primary").click()

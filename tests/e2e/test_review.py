@@ -3,6 +3,7 @@ import io
 import uuid
 
 import numpy as np
+import pyotp
 import pytest
 from PIL import Image
 
@@ -205,13 +206,14 @@ def test_difference_of_a_frame_with_itself_is_near_zero_and_with_the_fix_is_not(
     assert supervisor.errors == []
 
 
-def _sign(page, world, *, meaning="approval"):
+def _sign(page, world, signer, *, meaning="approval"):
     page.goto(f"/p/{world['production']}/fixes/{world['fix']}/")
     page.locator(f"[data-open-dialog='sign-{world['proposal']}']").click()
     dialog = page.locator(f"#sign-{world['proposal']}")
     assert dialog.is_visible()
     dialog.locator("select[name=meaning]").select_option(meaning)
     dialog.locator("input[name=password]").fill(world["password"])
+    dialog.locator("input[name=second_factor]").fill(pyotp.TOTP(world["totp"][signer]).now())
     return dialog
 
 
@@ -235,7 +237,7 @@ def test_a_producer_approves_with_the_signature_dialog_and_a_supervisor_cannot(r
     prod.goto(f"/p/{world['production']}/approvals/")
     assert prod.locator(f"a[href*='/fixes/{world['fix']}/']").count() >= 1
     producer.screenshot("approvals-queue")
-    dialog = _sign(prod, world)
+    dialog = _sign(prod, world, "producer")
     dialog.locator("button.primary").click()
     prod.wait_for_load_state()
 

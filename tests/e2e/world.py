@@ -57,6 +57,7 @@ def build(folder):
     from answerprint.media import demo_footage
     from answerprint.media import services as media
     from answerprint.review.services import create_annotation
+    from tests.factories import enrol_authenticator
 
     call_command("migrate", verbosity=0)
     app.conf.task_always_eager = True  # ingest runs here, as the media worker would run it
@@ -79,6 +80,8 @@ def build(folder):
                                       ("lead", "Lena Brandt", Role.SUPERVISOR)):
         people[username] = person(username, full_name)
         add_member(actor=admin, production=production, user=people[username], role=role, reason="e2e")
+    # The signers set up an authenticator, as signing needs the password and a code.
+    totp = {username: enrol_authenticator(people[username]) for username in ("producer", "supervisor")}
 
     size = demo_footage.FootageSize(**SIZE)
     spec = dataclasses.replace(demo_footage.spec_named(SHOT), container="mp4")
@@ -153,7 +156,7 @@ def build(folder):
             "production": production.code, "shot": shot.name, "version": version.pk, "version_number": version.number,
             "proposal_version": proposal.version.pk, "proposal_version_number": proposal.version.number,
             "proposal": proposal.pk, "fix": fix.pk, "frames": asset.frame_count, "first_frame": shot.first_frame,
-            "boom_window": list(window) if window else None, "password": PASSWORD}
+            "boom_window": list(window) if window else None, "password": PASSWORD, "totp": totp}
 
 
 if __name__ == "__main__":

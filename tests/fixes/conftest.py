@@ -11,7 +11,7 @@ from answerprint.fixes import services
 from answerprint.fixes.signatures import proposal_record_hash
 from answerprint.media.models import AssetStatus, MediaAsset, VersionState
 from answerprint.review.models import Annotation
-from tests.factories import PASSWORD, ProductionFactory, ShotFactory, VersionFactory, member
+from tests.factories import PASSWORD, ProductionFactory, ShotFactory, VersionFactory, authenticator_code, member
 
 # The shape of inference.card.model_card, abridged.
 MODEL_CARD = {"card_version": 1, "kind": "removal", "method": "flow-propagation+internal-cnn", "method_version": "1.0",
@@ -76,6 +76,8 @@ class World:
     def sign(self, proposal, signer, meaning="approval", **kwargs):
         options = {"actor": signer, "proposal": proposal, "password": PASSWORD, "meaning": meaning,
                    "record_hash": proposal_record_hash(proposal)}
+        if "second_factor" not in kwargs:  # signers here have an authenticator: signing needs one
+            options["second_factor"] = authenticator_code(signer)
         options.update(kwargs)
         return services.approve_proposal(**options)
 

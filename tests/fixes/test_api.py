@@ -7,7 +7,7 @@ from answerprint.fixes import services
 from answerprint.fixes.models import FixRequest, ProposalState
 from answerprint.fixes.signatures import proposal_record_hash
 from answerprint.media.models import Version
-from tests.factories import PASSWORD, ShotFactory
+from tests.factories import PASSWORD, ShotFactory, authenticator_code
 from tests.fixes.conftest import consent_for, ready_version
 
 
@@ -82,6 +82,7 @@ def test_a_producer_approves_with_a_signature_through_the_api(client, world, tmp
     # when the producer signs what they saw, re-entering their password
     response = client.post(_api(world, f"proposals/{proposal.pk}/decisions/"), {
         "outcome": "approve", "meaning": "approval", "password": PASSWORD, "record_hash": seen["record_hash"],
+        "second_factor": authenticator_code(world.producer),
         "reason": "Clean"}, content_type="application/json")
 
     # then the signature shows printed name, time and meaning, bound to the record

@@ -10,7 +10,7 @@ from answerprint.audit.models import AuditEvent
 from answerprint.fixes import services, signatures
 from answerprint.fixes.errors import Conflict
 from answerprint.fixes.models import Decision, FixRequest, ProposalState, RequestState
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, authenticator_code
 from tests.fixes.conftest import World, consent_for
 
 
@@ -264,6 +264,7 @@ def test_two_people_deciding_at_once_one_wins_and_the_other_gets_a_409(postgres_
     rejecter.force_login(world.second_producer)
     bodies = {
         "approve": (approver, {"outcome": "approve", "meaning": "approval", "password": PASSWORD,
+                               "second_factor": authenticator_code(world.producer),
                                "record_hash": signatures.proposal_record_hash(proposal)}),
         "reject": (rejecter, {"outcome": "reject", "reason": "Not good enough"}),
     }

@@ -7,7 +7,7 @@ from answerprint.fixes import services
 from answerprint.fixes.models import Consent, Decision, FixRequest, ProposalState
 from answerprint.fixes.signatures import proposal_record_hash
 from answerprint.media.models import AssetStatus, MediaAsset
-from tests.factories import PASSWORD, ProductionFactory, member
+from tests.factories import PASSWORD, ProductionFactory, authenticator_code, member
 from tests.fixes.conftest import consent_for
 
 
@@ -104,7 +104,8 @@ def test_signing_from_the_page_shows_the_manifestation(client, world, tmp_path):
     # when they sign with their password, meaning approval
     response = client.post(_page(world, f"proposals/{proposal.pk}/decide/"), {
         "outcome": "approve", "meaning": "approval", "password": PASSWORD,
-        "record_hash": proposal_record_hash(proposal)}, follow=True)
+        "second_factor": authenticator_code(world.producer), "record_hash": proposal_record_hash(proposal)},
+        follow=True)
 
     # then the page shows the signature: printed name, meaning and time, and the promote button
     page = response.content.decode()

@@ -7,7 +7,7 @@ from answerprint.audit.models import AuditEvent
 from answerprint.fixes import signatures
 from answerprint.fixes.models import Decision, ProposalState
 from answerprint.fixes.signatures import proposal_record_hash
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, authenticator_code
 from tests.fixes.conftest import MODEL_CARD
 from tests.fixes.test_pages import _page, _ready
 
@@ -86,7 +86,7 @@ def test_the_sign_dialog_asks_to_confirm_the_warning_and_the_page_signs_with_it(
     # when the dialog is sent with the box ticked
     client.post(_page(world, f"proposals/{worse.pk}/decide/"), {
         "outcome": "approve", "meaning": "approval", "password": PASSWORD, "acknowledge_warning": "1",
-        "record_hash": proposal_record_hash(worse)})
+        "second_factor": authenticator_code(world.producer), "record_hash": proposal_record_hash(worse)})
 
     # then it is signed with the warning sealed in
     assert Decision.objects.get().acknowledged_warning == WORSE
@@ -100,9 +100,12 @@ def test_the_api_shows_the_verdict_and_signs_only_with_the_acknowledgement(clien
 
     body = {"outcome": "approve", "meaning": "approval", "password": PASSWORD,
             "record_hash": proposal_record_hash(worse)}
-    refused = client.post(url + "decisions/", body, content_type="application/json")
+    refused = client.post(url + "decisions/", {**body, "second_factor": authenticator_code(world.producer)},
+                          content_type="application/json")
     assert refused.status_code == 400 and "acknowledge_warning" in refused.json()
-    signed = client.post(url + "decisions/", {**body, "acknowledge_warning": True}, content_type="application/json")
+    signed = client.post(url + "decisions/", {**body, "acknowledge_warning": True,
+                                              "second_factor": authenticator_code(world.producer)},
+                         content_type="application/json")
     assert signed.status_code == 201 and signed.json()["acknowledged_warning"] == WORSE
 
 

@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 from answerprint.fixes.models import Decision, FixRequest, ProposalState
 from answerprint.fixes.signatures import proposal_record_hash
 from answerprint.media.models import Version
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, authenticator_code
 from tests.fixes.conftest import World
 from tests.review.conftest import joined, run_async, session_cookie
 
@@ -121,6 +121,7 @@ async def test_deciding_and_promoting_from_the_room(room_world):
     # given a proposal made for the supervisor's removal, and two producers in the proposal's room
     proposal = await database_sync_to_async(lambda: world.propose(world.removal(), world.tmp_path))()
     record_hash = await database_sync_to_async(proposal_record_hash)(proposal)
+    code = await database_sync_to_async(authenticator_code)(world.producer)
     first, _ = await joined(_path(proposal.version), world.cookies[world.producer.pk])
     second, _ = await joined(_path(proposal.version), world.cookies[world.second_producer.pk])
     editor, _ = await joined(_path(proposal.version), world.cookies[world.editor.pk])
@@ -133,7 +134,7 @@ async def test_deciding_and_promoting_from_the_room(room_world):
 
     # when the first producer signs from the room
     await first.send(type="fix.decide", op="d-1", proposal=proposal.pk, outcome="approve", meaning="approval",
-                     password=PASSWORD, record_hash=record_hash)
+                     password=PASSWORD, second_factor=code, record_hash=record_hash)
     signed = await first_l.reply()
 
     # then the signature is applied and everyone in the room sees it, with name, meaning and time

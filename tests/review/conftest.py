@@ -6,12 +6,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from answerprint.accounts.models import Role
 from tests.factories import ProductionFactory, ShotFactory, VersionFactory, member
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")  # the page and its room are on one origin, as in a browser
 WAIT = 5  # seconds; generous, the machine is shared
 
 
@@ -45,7 +45,9 @@ def session_cookie(user):
 
 
 def token_for(user):
-    return Token.objects.get_or_create(user=user)[0].key
+    from answerprint.accounts.tokens import create_token
+
+    return create_token(actor=user, name="review tests")[1]
 
 
 @dataclass
@@ -134,7 +136,7 @@ class Client_:
 
 async def open_room(path, *, cookie=None, token=None, origin=ORIGIN, subprotocols=None, headers=()):
     """Connect; returns (client, accepted, close code or subprotocol)."""
-    all_headers = [h for h in (origin, cookie) if h is not None] + list(headers)
+    all_headers = [h for h in (HOST, origin, cookie) if h is not None] + list(headers)
     if token is not None:
         all_headers.append((b"authorization", f"Token {token}".encode()))
     communicator = WebsocketCommunicator(application(), path, headers=all_headers, subprotocols=subprotocols)

@@ -23,7 +23,7 @@ import json, django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from rest_framework.authtoken.models import Token
+from answerprint.accounts.tokens import create_token
 from answerprint.accounts.models import Membership, Production, User
 from answerprint.media.models import Shot, Version
 production = Production.objects.create(code="scale-out", title="Scale out")
@@ -33,7 +33,7 @@ tokens = []
 for name, role in (("ana", "supervisor"), ("ben", "producer")):
     user = User.objects.create_user(username=name, password="not-used-here-1")
     Membership.objects.create(production=production, user=user, role=role)
-    tokens.append(Token.objects.create(user=user).key)
+    tokens.append(create_token(actor=user, name="scale-out")[1])
 print(json.dumps({"version": version.pk, "tokens": tokens}))
 """
 

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,8 +10,8 @@ from django.urls import path
 
 from answerprint.api import ProductionScopedView
 
-from . import services
-from .models import Membership
+from . import services, tokens
+from .models import ApiToken, Membership
 from .selectors import productions_for
 from .serializers import (MembershipGrantSerializer, MembershipSerializer, ProductionSerializer,
                           ProductionUpdateSerializer)
@@ -95,7 +95,51 @@ class MembershipDetailView(ProductionScopedView, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "uses"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="the tool or machine that will use it")
+    days = serializers.IntegerField(required=False, min_value=1, help_text="how long it lasts (default 90)")
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(help_text="shown once: only its hash is kept")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ApiTokenSerializer.Meta.fields + ["key"]
+        read_only_fields = fields
+
+
+class ApiTokenListView(APIView):
+    @extend_schema(responses=ApiTokenSerializer(many=True), description="Your own API tokens.")
+    def get(self, request):
+        return Response(ApiTokenSerializer(request.user.api_tokens.all(), many=True).data)
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer},
+                   description="Make a token; its key is in this answer only.")
+    def post(self, request):
+        serializer = ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = tokens.create_token(actor=request.user, **serializer.validated_data)
+        return Response({**ApiTokenSerializer(token).data, "key": key}, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDetailView(APIView):
+    @extend_schema(responses={204: None}, description="Revoke one of your tokens.")
+    def delete(self, request, token_id):
+        token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+        tokens.revoke_token(actor=request.user, token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 urlpatterns = [
+    path("tokens/", ApiTokenListView.as_view(), name="api-token-list"),
+    path("tokens/<int:token_id>/", ApiTokenDetailView.as_view(), name="api-token-detail"),
     path("productions/", ProductionListView.as_view(), name="api-production-list"),
     path("productions/<str:code>/", ProductionDetailView.as_view(), name="api-production-detail"),
     path("productions/<str:code>/members/", MembershipListView.as_view(), name="api-membership-list"),

@@ -79,3 +79,84 @@ class Membership(models.Model):
     def is_active(self):
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class CredentialFailures(models.Model):
+    """Failed password entries counted for one account name or one client address.
+
+    One row per account name (as typed, lower-cased: names that do not exist are counted too,
+    so a lock says nothing about which names exist) and one per address. Log-in, the admin
+    log-in and the signing password all count here, so guessing at one of them cannot go on
+    at another.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        ADDRESS = "address", "Address"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.CharField(max_length=150)
+    failures = models.PositiveIntegerField(default=0)
+    last_failed_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="one_failure_count_per_key")]
+
+    def __str__(self):
+        return f"{self.scope} {self.key}: {self.failures}"
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app (RFC 6238 TOTP). The shared secret is stored encrypted.
+
+    Confirmed once the user has typed a code from it; only then does it count as a factor.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
+    encrypted_secret = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last time step a code was accepted for: a code seen once is never accepted again.
+    last_used_step = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"Authenticator of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for when the authenticator is lost; only its hash is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Recovery code of {self.user}"
+
+
+class ApiToken(models.Model):
+    """A named key for tools. Only the key's sha256 is stored: the key itself is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell keys apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Uses are counted here and written to the audit log in aggregate (accounts/tokens.py).
+    uses = models.PositiveBigIntegerField(default=0)
+    audited_uses = models.PositiveBigIntegerField(default=0)
+    last_audited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def is_usable(self):
+        return self.revoked_at is None and self.expires_at > timezone.now()

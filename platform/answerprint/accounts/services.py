@@ -45,6 +45,23 @@ def update_production(*, actor, production, reason="", **changes):
     return production
 
 
+def _keep_a_producer(membership, *, stays_producer):
+    """Refuse a change that would leave the production with no producer for good.
+
+    Only a producer can manage members and the policy, so a production without one could never
+    be managed again. The other producers' rows are locked, so two producers demoting each other
+    at the same moment cannot both succeed.
+    """
+    if membership.pk is None or not (membership.is_active and membership.role == Role.PRODUCER) or stays_producer:
+        return
+    others = (Membership.objects.active().select_for_update()
+              .filter(production_id=membership.production_id, role=Role.PRODUCER, expires_at__isnull=True)
+              .exclude(pk=membership.pk))
+    if not list(others):
+        raise ValidationError(f"{membership.user} is the last producer of {membership.production}: make someone "
+                              "else a producer (without an expiry) first.")
+
+
 @transaction.atomic
 def add_member(*, actor, production, user, role, expires_at=None, reason=""):
     if role not in Role.values:
@@ -57,6 +74,7 @@ def add_member(*, actor, production, user, role, expires_at=None, reason=""):
         membership = Membership(production=production, user=user)
     elif membership.is_active and membership.role == role and membership.expires_at == expires_at:
         raise ValidationError(f"{user} is already a {membership.get_role_display()} on {production}.")
+    _keep_a_producer(membership, stays_producer=role == Role.PRODUCER and expires_at is None)
     membership.role, membership.expires_at, membership.revoked_at = role, expires_at, None
     membership.save()
     record_event("membership.granted" if before is None else "membership.changed", actor=actor,
@@ -70,6 +88,7 @@ def revoke_member(*, actor, membership, reason=""):
     membership = Membership.objects.select_for_update().select_related("user", "production").get(pk=membership.pk)
     if membership.revoked_at is not None:
         raise ValidationError(f"{membership.user}'s access was already revoked.")
+    _keep_a_producer(membership, stays_producer=False)
     before = _membership_state(membership)
     membership.revoked_at = timezone.now()
     membership.save(update_fields=["revoked_at"])

@@ -5,11 +5,14 @@ from django.dispatch import receiver
 
 from answerprint.audit.services import record_event
 
+from . import lockout
+
 
 @receiver(user_logged_in)
 def audit_log_in(sender, request, user, **kwargs):
     with transaction.atomic():
         record_event("auth.logged_in", actor=user, target=user)
+        lockout.forget_account_failures(user.get_username())
 
 
 @receiver(user_logged_out)
@@ -20,8 +23,9 @@ def audit_log_out(sender, request, user, **kwargs):
 
 
 @receiver(user_login_failed)
-def audit_failed_log_in(sender, credentials, request=None, **kwargs):
-    # Never the password: only the name that was tried.
-    with transaction.atomic():
-        record_event("auth.login_failed", actor_name="anonymous",
-                     after={"username": str(credentials.get("username", ""))[:150]})
+def count_failed_log_in(sender, credentials, request=None, **kwargs):
+    # Counted for the lock-out, and audited there in aggregate: a flood of guesses must not
+    # become a flood of events. Never the password: only the name that was tried.
+    where = "admin" if request is not None and request.path.startswith("/admin/") else "login"
+    address = request.META.get("REMOTE_ADDR", "") if request is not None else None
+    lockout.record_failure(str(credentials.get("username", "")), where=where, address=address)

@@ -11,11 +11,11 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from answerprint.api import ProductionScopedView
+from answerprint.api import ProductionScopedView, page_parameters, paginated
 
 from . import disclosure, services
 from .exports import FORMATS, signature_text
-from .forms import ExportFilterForm
+from .forms import ExportFilterForm, ExportForm, ReasonForm
 from .models import AuditEvent, Checkpoint, StoredExport
 from .protection import missing_protections
 from .selectors import latest_checkpoint, timestamp_of
@@ -66,7 +66,7 @@ def _form(view, request):
 
 
 class AuditEventListView(ProductionScopedView, APIView):
-    @extend_schema(parameters=FILTERS, responses=AuditEventSerializer(many=True))
+    @extend_schema(parameters=FILTERS + page_parameters(), responses=paginated(AuditEventSerializer))
     def get(self, request, code):
         self.require("view_audit")
         services.seal_pending()  # so every listed event has its number and hash
@@ -75,26 +75,48 @@ class AuditEventListView(ProductionScopedView, APIView):
         return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
 
+class ExportInputSerializer(serializers.Serializer):
+    shot = serializers.CharField(required=False, help_text="shot name")
+    actor = serializers.CharField(required=False, help_text="username of a member of this production")
+    action = serializers.CharField(required=False, help_text="an action, or a prefix ending in '.' or '*'")
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    reason = serializers.CharField(max_length=500, help_text="why the log is exported; kept with the export")
+
+
 class AuditExportView(ProductionScopedView, APIView):
-    @extend_schema(parameters=FILTERS, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, code, fmt):
+    @extend_schema(request=ExportInputSerializer, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   description="Export the production's events (jsonl, csv or pdf), ending with a signed manifest. "
+                               "A POST with the reason typed by the person who exports.")
+    def post(self, request, code, fmt):
         self.require("view_audit")
         if fmt not in FORMATS:
             raise NotFound(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-        return export_response(actor=request.user, production=self.production, form=_form(self, request), fmt=fmt,
-                               reason=request.query_params.get("reason", "")[:500])
+        form = ExportForm(request.data, production=self.production)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        return export_response(actor=request.user, production=self.production, form=form, fmt=fmt,
+                               reason=form.cleaned_data["reason"])
+
+
+class DisclosureInputSerializer(serializers.Serializer):
+    delivery = serializers.IntegerField(required=False, help_text="a delivery version's id")
+    reason = serializers.CharField(max_length=500, help_text="why the report is taken; kept with it")
 
 
 class DisclosureExportView(ProductionScopedView, APIView):
-    @extend_schema(parameters=[OpenApiParameter("delivery", OpenApiTypes.INT, description="a delivery version's id")],
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, code, fmt):
+    @extend_schema(request=DisclosureInputSerializer, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   description="The AI-disclosure report; a POST with the reason typed by the person who takes it.")
+    def post(self, request, code, fmt):
         self.require("view_audit")
         if fmt not in disclosure.FORMATS:
             raise NotFound(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+        form = ReasonForm(request.data)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
         return disclosure_response(actor=request.user, production=self.production, fmt=fmt,
-                                   delivery_id=request.query_params.get("delivery", ""),
-                                   reason=request.query_params.get("reason", "")[:500])
+                                   delivery_id=str(request.data.get("delivery", "") or ""),
+                                   reason=form.cleaned_data["reason"])
 
 
 class StoredExportSerializer(serializers.ModelSerializer):
@@ -110,7 +132,7 @@ class StoredExportSerializer(serializers.ModelSerializer):
 
 
 class StoredExportListView(ProductionScopedView, APIView):
-    @extend_schema(responses=StoredExportSerializer(many=True))
+    @extend_schema(parameters=page_parameters(), responses=paginated(StoredExportSerializer))
     def get(self, request, code):
         self.require("view_audit")
         paginator = LimitOffsetPagination()
@@ -141,12 +163,18 @@ class AuditStatusView(ProductionScopedView, APIView):
         self.require("view_audit")
         services.seal_pending()
         checkpoint = latest_checkpoint()
-        last = AuditEvent.objects.filter(hash__isnull=False).order_by("-sequence").values("sequence", "hash").first()
+        # This production's own latest event: the chain's global head would tell a member how
+        # busy every other production on the system is.
+        last = (AuditEvent.objects.filter(production=self.production, hash__isnull=False).order_by("-sequence")
+                .values("sequence", "hash").first())
         public_key = public_key_hex()
         return Response({
             "last_sequence": last["sequence"] if last else 0,
             "last_hash": last["hash"] if last else "",
-            "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
+            "latest_checkpoint": {
+                "number": checkpoint.number, "created_at": checkpoint.created_at, "root": checkpoint.root,
+                "key_id": checkpoint.key_id, "covers_last_event": bool(last) and checkpoint.last_sequence >= last["sequence"],
+            } if checkpoint else None,
             "latest_checkpoint_timestamp": _timestamp_view(checkpoint),
             "public_key": public_key, "key_id": key_id(public_key),
             "missing_protections": missing_protections(connection),
@@ -167,7 +195,7 @@ class AuditVerifyView(ProductionScopedView, APIView):
 
 
 class CheckpointListView(ProductionScopedView, APIView):
-    @extend_schema(responses=CheckpointSerializer(many=True))
+    @extend_schema(parameters=page_parameters(), responses=paginated(CheckpointSerializer))
     def get(self, request, code):
         self.require("view_audit")
         services.seal_pending()  # so every listed event has its number and hash

@@ -92,3 +92,18 @@ class ExportFilterForm(forms.Form):
         data = self.cleaned_data
         return ExportRequest(events=self.events(), filters=filters, filtered=bool(filters), production=self.production,
                              shot=data.get("shot"), since=data.get("since"), until=data.get("until"))
+
+
+class ReasonForm(forms.Form):
+    """The reason a person types for a read that is recorded (an export, a stored export's download).
+
+    Such reads are made by POST only (with CSRF on the pages), so a link can fill in a form but
+    can never make an export, or put words in its reason, by being followed.
+    """
+
+    reason = forms.CharField(max_length=500, strip=True, error_messages={
+        "required": "Type why you export the log: the reason is kept in the audit log with the export."})
+
+
+class ExportForm(ReasonForm, ExportFilterForm):
+    """An export as a person asks for it: the filters and the reason they type."""

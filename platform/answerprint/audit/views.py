@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from answerprint.accounts.permissions import require
 from answerprint.accounts.selectors import production_and_membership
@@ -15,7 +15,7 @@ from . import disclosure, services, stored_exports
 from .actions import ACTIONS, describe
 from .disclosure import DisclosureScope, start_disclosure
 from .exports import FORMATS, aiter_chunks, export_filename, signature_text, start_export
-from .forms import ExportFilterForm
+from .forms import ExportFilterForm, ExportForm, ReasonForm
 from .models import AuditEvent, ExportFrequency, ExportReport, ExportSchedule, StoredExport
 from .selectors import filtered_events, latest_checkpoint, timestamp_of
 
@@ -93,26 +93,44 @@ def audit_page(request, code):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def audit_export(request, code, fmt):
     production, _ = _scope(request, code)
+    if request.method == "GET":
+        # A followed link only fills in the export form; the person presses the button.
+        query = request.GET.copy()
+        query.pop("reason", None)
+        return redirect(f"{reverse('audit-page', args=[production.code])}?{query.urlencode()}#export-head")
     if fmt not in FORMATS:
         return HttpResponseBadRequest(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-    form = ExportFilterForm(request.GET, production=production)
+    form = ExportForm(request.POST, production=production)
     if not form.is_valid():
         return HttpResponseBadRequest(" ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
     return export_response(actor=request.user, production=production, form=form, fmt=fmt,
-                           reason=request.GET.get("reason", "")[:500])
+                           reason=form.cleaned_data["reason"])
+
+
+def _typed_reason(request):
+    """The reason typed into the form, or a 400 saying it is needed."""
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return None, HttpResponseBadRequest(" ".join(form.errors["reason"]))
+    return form.cleaned_data["reason"], None
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def disclosure_export(request, code, fmt):
     production, _ = _scope(request, code)
+    if request.method == "GET":  # a followed link shows the form; it never makes a report
+        return redirect(f"{reverse('audit-page', args=[production.code])}#disclosure-head")
     if fmt not in disclosure.FORMATS:
         return HttpResponseBadRequest(f"Unknown format {fmt!r}; choose one of {', '.join(disclosure.FORMATS)}.")
+    reason, refusal = _typed_reason(request)
+    if refusal:
+        return refusal
     return disclosure_response(actor=request.user, production=production, fmt=fmt,
-                               delivery_id=request.GET.get("delivery", ""), reason=request.GET.get("reason", "")[:500])
+                               delivery_id=request.POST.get("delivery", ""), reason=reason)
 
 
 @login_required
@@ -153,11 +171,16 @@ def stored_export_response(*, actor, export, reason=""):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def stored_export_download(request, code, export_id):
     production, _ = _scope(request, code)
     export = get_object_or_404(StoredExport, pk=export_id, production=production)
-    return stored_export_response(actor=request.user, export=export, reason=request.GET.get("reason", "")[:500])
+    if request.method == "GET":  # a followed link shows the form; the download is a POST with its reason
+        return redirect(f"{reverse('audit-page', args=[production.code])}#schedule-head")
+    reason, refusal = _typed_reason(request)
+    if refusal:
+        return refusal
+    return stored_export_response(actor=request.user, export=export, reason=reason)
 
 
 @login_required

@@ -1,5 +1,6 @@
 """The fix workflow's REST API, under /api/productions/<code>/. Thin: parse, check permission,
 call a service, shape the reply. A decision that lost a race answers 409 with who won."""
+from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -12,11 +13,12 @@ from answerprint.api import ProductionScopedView
 from . import inputs, selectors, services
 from .errors import Conflict
 from .kinds import KINDS
-from .models import Origin, RequestState
+from .models import FixPolicyChange, Origin, PolicyChangeState, RequestState
 from .policy import needs_consent, policy_for
 from .serializers import (ConsentInputSerializer, ConsentSerializer, DecisionInputSerializer, DecisionSerializer,
                           FixRequestDetailSerializer, FixRequestInputSerializer, FixRequestSerializer,
-                          PolicySerializer, ProposalSerializer, FixReasonSerializer)
+                          FixKindSerializer, PolicyChangeConfirmSerializer, PolicyChangeSerializer, PolicySerializer, ProposalSerializer,
+                          FixReasonSerializer)
 
 
 class FixView(ProductionScopedView, APIView):
@@ -27,7 +29,8 @@ class FixView(ProductionScopedView, APIView):
 
 
 class FixKindListView(FixView):
-    @extend_schema(responses=dict, description="Every fix kind: its change category, whether this production "
+    @extend_schema(responses=FixKindSerializer(many=True),
+                   description="Every fix kind: its change category, whether this production "
                                                "needs a consent for it, what it needs and its parameters.")
     def get(self, request, code):
         policy = policy_for(self.production)
@@ -181,8 +184,32 @@ class PolicyView(FixView):
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
         reason = values.pop("reason", "")
-        policy = services.update_fix_policy(actor=request.user, production=self.production, reason=reason, **values)
-        return Response(PolicySerializer(policy).data)
+        change = services.update_fix_policy(actor=request.user, production=self.production, reason=reason, **values)
+        if change.state == PolicyChangeState.PENDING:
+            # A relaxation: nothing changed yet, a second producer or compliance must confirm it.
+            return Response(PolicyChangeSerializer(change).data, status=status.HTTP_202_ACCEPTED)
+        return Response(PolicySerializer(policy_for(self.production)).data)
+
+
+class PolicyChangeListView(FixView):
+    @extend_schema(responses=PolicyChangeSerializer(many=True))
+    def get(self, request, code):
+        changes = FixPolicyChange.objects.filter(production=self.production).select_related(
+            "proposed_by", "confirmed_by").order_by("-proposed_at", "-pk")
+        return Response(PolicyChangeSerializer(changes, many=True).data)
+
+
+class PolicyChangeConfirmView(FixView):
+    @extend_schema(request=PolicyChangeConfirmSerializer, responses=PolicyChangeSerializer,
+                   description="A second producer, or compliance, confirms a pending relaxation of the approval "
+                               "policy. It then holds for fix requests made from now on.")
+    def post(self, request, code, change_id):
+        change = get_object_or_404(FixPolicyChange, production=self.production, pk=change_id)
+        serializer = PolicyChangeConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = services.confirm_fix_policy_change(actor=request.user, change=change,
+                                                    reason=serializer.validated_data["reason"])
+        return Response(PolicyChangeSerializer(change).data)
 
 
 urlpatterns = [
@@ -203,4 +230,7 @@ urlpatterns = [
     path("productions/<str:code>/consents/<int:consent_id>/revoke/", ConsentRevokeView.as_view(),
          name="api-consent-revoke"),
     path("productions/<str:code>/fix-policy/", PolicyView.as_view(), name="api-fix-policy"),
+    path("productions/<str:code>/fix-policy/changes/", PolicyChangeListView.as_view(), name="api-fix-policy-changes"),
+    path("productions/<str:code>/fix-policy/changes/<int:change_id>/confirm/", PolicyChangeConfirmView.as_view(),
+         name="api-fix-policy-change-confirm"),
 ]

@@ -143,6 +143,41 @@ class FixPolicy(models.Model):
         return {name: getattr(self, name) for name in self.DEFAULTS}
 
 
+class PolicyChangeState(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person"
+    APPLIED = "applied", "Applied"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class FixPolicyChange(models.Model):
+    """One change of a production's approval policy, from proposal to effect.
+
+    A change that only tightens the policy applies at once. One that relaxes it (fewer
+    signatures, more roles that sign, requesters approving their own requests, fewer kinds under
+    consent) waits until a second producer or compliance confirms it, and then holds only for
+    fix requests made after it took effect: a producer cannot switch separation of duties off
+    for the one request they need.
+    """
+
+    production = models.ForeignKey("accounts.Production", on_delete=models.CASCADE, related_name="fix_policy_changes")
+    before = models.JSONField()
+    after = models.JSONField()
+    relaxes = models.JSONField(default=list, help_text="Names of the settings this change relaxes.")
+    reason = models.TextField()
+    state = models.CharField(max_length=12, choices=PolicyChangeState.choices)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["proposed_at", "pk"]
+
+    def __str__(self):
+        return f"Policy change #{self.pk} of {self.production} ({self.state})"
+
+
 class RequestState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

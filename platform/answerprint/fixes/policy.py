@@ -9,7 +9,7 @@ from answerprint.accounts.models import Role
 from answerprint.accounts.permissions import CAPABILITIES
 
 from .kinds import CONSENT_TYPES_FOR, KINDS, Category
-from .models import Consent, FixPolicy, Meaning, Outcome
+from .models import Consent, FixPolicy, FixPolicyChange, Meaning, Outcome, PolicyChangeState
 
 SIGNING_ROLES = sorted(CAPABILITIES["decide"])  # only these reach a decision at all
 
@@ -56,6 +56,71 @@ def clean_policy(values):
     if errors:
         raise ValidationError(errors)
     return out
+
+
+# ---------------------------------------------------------------- relaxations and their reach
+
+
+def relaxed_settings(before, after):
+    """The settings in which `after` asks less than `before`: these need a second person."""
+    relaxed = []
+    if after["requester_may_approve"] and not before["requester_may_approve"]:
+        relaxed.append("requester_may_approve")
+    for name in ("required_approvals", "required_recommendations"):
+        if after[name] < before[name]:
+            relaxed.append(name)
+    for name in ("approver_roles", "recommender_roles"):
+        if set(after[name]) - set(before[name]):
+            relaxed.append(name)
+    if set(before["consent_kinds"]) - set(after["consent_kinds"]):
+        relaxed.append("consent_kinds")
+    return relaxed
+
+
+def strictest(current, then):
+    """Per setting, whichever of two policies asks more."""
+    approvers = sorted(set(current["approver_roles"]) & set(then["approver_roles"])) or current["approver_roles"]
+    return {
+        "approver_roles": approvers,
+        "recommender_roles": sorted(set(current["recommender_roles"]) & set(then["recommender_roles"])),
+        "required_recommendations": max(current["required_recommendations"], then["required_recommendations"]),
+        "required_approvals": max(current["required_approvals"], then["required_approvals"]),
+        "requester_may_approve": current["requester_may_approve"] and then["requester_may_approve"],
+        "consent_kinds": sorted(set(current["consent_kinds"]) | set(then["consent_kinds"])),
+    }
+
+
+def applied_changes(production):
+    return list(FixPolicyChange.objects.filter(production=production, state=PolicyChangeState.APPLIED)
+                .select_related("proposed_by", "confirmed_by").order_by("applied_at", "pk"))
+
+
+def _policy_at(moment, current, history):
+    """The policy's values as they were at `moment`, from the applied changes."""
+    earlier = [change for change in history if change.applied_at <= moment]
+    if earlier:
+        return earlier[-1].after
+    return history[0].before if history else current
+
+
+def policy_for_request(fix, *, current=None, history=None):
+    """The policy a fix request is decided under: the production's policy now, except that a
+    relaxation made after the request was asked for does not reach it (tightening always does).
+
+    Pass `current` and `history` (applied_changes) when deciding many requests of one production.
+    """
+    policy = current or policy_for(fix.production)
+    history = applied_changes(fix.production) if history is None else history
+    values = strictest(policy.as_dict(), _policy_at(fix.created_at, policy.as_dict(), history))
+    return FixPolicy(production=fix.production, **values)
+
+
+def relaxations_reaching(fix, *, history=None):
+    """The relaxations confirmed before this request was made: shown with every proposal they affect."""
+    history = applied_changes(fix.production) if history is None else history
+    effective = policy_for_request(fix, history=history).as_dict()
+    return [change for change in history if change.relaxes and change.applied_at <= fix.created_at
+            and any(effective[name] == change.after[name] for name in change.relaxes)]
 
 
 # ---------------------------------------------------------------- consent

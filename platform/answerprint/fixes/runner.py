@@ -7,6 +7,7 @@ so torch) is imported here lazily, never by the web process.
 import logging
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from contextlib import ExitStack, contextmanager
@@ -56,6 +57,28 @@ def _keyframe_masks(mask_path, spec, scratch):
     for index in range(spec.frame_out - spec.frame_in + 1):
         (drawn if index in keys else blank).save(folder / f"{index:06d}.png")
     return str(folder), keys
+
+
+def _shown_name(media) -> str:
+    """A stored file as a model card names it: relative to its production's folder."""
+    name = media if isinstance(media, str) else (posixpath.dirname(media.name) if media.is_sequence else media.name)
+    return re.sub(r"^productions/[^/]+/", "", name)
+
+
+def _without_local_paths(card: dict, names: dict[str, str]) -> dict:
+    """The card with every local path of an input replaced by the stored file it was made from.
+
+    Members read model cards: a worker's folders and temporary directories are none of theirs.
+    A path with no stored name left is cut to its file name.
+    """
+    inputs = dict(card.get("inputs") or {})
+    for key, value in inputs.items():
+        if key.endswith("_path") and isinstance(value, str):
+            inputs[key] = names.get(value, posixpath.basename(value))
+    if isinstance(inputs.get("source"), dict) and isinstance(inputs["source"].get("path"), str):
+        path = inputs["source"]["path"]
+        inputs["source"] = {**inputs["source"], "path": names.get(path, posixpath.basename(path))}
+    return {**card, "inputs": inputs}
 
 
 def _tracked_matte(spec, source, drawn, scratch):
@@ -112,6 +135,10 @@ def run_job(job_id, *, worker=""):
         except InferenceError as error:
             services.fail_job(job_id, f"{type(error).__name__}: {error}")
             return None
-        card = result["card"]
+        stored = {source: spec.source, reference: spec.reference, plate: spec.replacement}
+        names = {local: _shown_name(media) for local, media in stored.items() if local and media}
+        if spec.mask:
+            names[mask] = _shown_name(spec.mask) + (" (one mask per frame, made from it)" if keyframes else "")
+        card = _without_local_paths(result["card"], names)
         return services.ingest_job_result(job_id, output_path=result["paths"]["clip"], model_card=card,
                                           metrics=card.get("metrics") or {}, first_frame=spec.frame_in)

@@ -3,7 +3,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 
 from .models import Consent, Decision, FixRequest, Job, Proposal, ProposalState
-from .policy import can_sign_now, policy_for, standing
+from .policy import applied_changes, can_sign_now, policy_for, policy_for_request, relaxations_reaching, standing
 
 _JOBS_NEWEST_FIRST = Prefetch("jobs", queryset=Job.objects.order_by("-queued_at", "-pk"), to_attr="jobs_newest_first")
 _DECISIONS = Prefetch("decisions", queryset=Decision.objects.select_related("signer", "follow_up").order_by(
@@ -59,7 +59,9 @@ def proposal_in(production, proposal_id):
     proposal = _proposals(production).filter(pk=proposal_id).first()
     if proposal is None:
         raise Http404("No such proposal.")
-    proposal.standing = standing(policy_for(production), proposal.decision_list)
+    history = applied_changes(production)
+    proposal.standing = standing(policy_for_request(proposal.request, history=history), proposal.decision_list)
+    proposal.policy_relaxations = relaxations_reaching(proposal.request, history=history)
     return proposal
 
 
@@ -68,9 +70,10 @@ def approvals_waiting_on(user, membership, production):
     shows: the poster, the kind, who asked and why, and how far the policy's quorum is."""
     if membership is None:
         return []
-    policy = policy_for(production)
+    current, history = policy_for(production), applied_changes(production)
     waiting = []
     for proposal in _proposals(production).filter(state=ProposalState.PENDING).order_by("created_at", "pk"):
+        policy = policy_for_request(proposal.request, current=current, history=history)
         counts_as = can_sign_now(policy=policy, role=membership.role, user=user, request=proposal.request,
                                  decisions=proposal.decision_list)
         if counts_as:

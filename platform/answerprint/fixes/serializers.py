@@ -5,8 +5,8 @@ from rest_framework import serializers
 from answerprint.accounts.models import Role
 
 from .kinds import ConsentType, kind_choices
-from .models import (Consent, Decision, FixPolicy, FixRequest, Guild, Job, Meaning, Outcome, Proposal,
-                     SignerCapacity)
+from .models import (Consent, Decision, FixPolicy, FixPolicyChange, FixRequest, Guild, Job, Meaning, Outcome,
+                     Proposal, SignerCapacity)
 from .signatures import proposal_record_hash
 
 
@@ -52,6 +52,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     record_hash = serializers.SerializerMethodField()
     decisions = serializers.SerializerMethodField()
     standing = serializers.SerializerMethodField()
+    policy_relaxations = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
     qc = serializers.SerializerMethodField()
     request = serializers.IntegerField(source="request_id")
@@ -61,7 +62,8 @@ class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Proposal
         fields = ["id", "request", "kind", "state", "version", "first_frame", "media_sha256", "model_card",
-                  "model_card_sha256", "record_hash", "metrics", "qc", "preview_url", "standing", "decisions",
+                  "model_card_sha256", "record_hash", "metrics", "qc", "preview_url", "standing", "policy_relaxations",
+                  "decisions",
                   "delivery_version", "decided_at", "created_at"]
         read_only_fields = fields
 
@@ -92,6 +94,13 @@ class ProposalSerializer(serializers.ModelSerializer):
         return {"recommendations": len(standing.recommendations), "needed_recommendations":
                 standing.needed_recommendations, "approvals": len(standing.approvals),
                 "needed_approvals": standing.needed_approvals, "summary": standing.describe()}
+
+    def get_policy_relaxations(self, proposal) -> list[dict]:
+        """Relaxations of the approval policy that this proposal is decided under."""
+        return [{"id": change.pk, "relaxes": change.relaxes, "applied_at": change.applied_at,
+                 "proposed_by": change.proposed_by.printed_name, "confirmed_by": change.confirmed_by.printed_name,
+                 "reason": change.reason}
+                for change in getattr(proposal, "policy_relaxations", [])]
 
     def get_preview_url(self, proposal) -> str | None:
         if not proposal.preview:
@@ -254,3 +263,36 @@ class PolicySerializer(serializers.Serializer):
         if isinstance(policy, FixPolicy):
             return {**policy.as_dict(), "updated_at": policy.updated_at if policy.pk else None}
         return super().to_representation(policy)
+
+
+class FixKindSerializer(serializers.Serializer):
+    """A fix kind as /fix-kinds/ lists it (kinds.Kind.describe, plus this production's consent rule)."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    category = serializers.CharField()
+    category_label = serializers.CharField()
+    summary = serializers.CharField()
+    available = serializers.BooleanField()
+    needs_mask = serializers.BooleanField()
+    mask_optional = serializers.BooleanField()
+    needs_reference = serializers.BooleanField()
+    reference_optional = serializers.BooleanField()
+    needs_replacement = serializers.BooleanField()
+    params = serializers.DictField(child=serializers.DictField(), help_text="name -> type, default, help, range")
+    needs_consent = serializers.BooleanField()
+
+
+class PolicyChangeSerializer(serializers.ModelSerializer):
+    proposed_by = serializers.CharField(source="proposed_by.printed_name")
+    confirmed_by = serializers.CharField(source="confirmed_by.printed_name", allow_null=True, default=None)
+
+    class Meta:
+        model = FixPolicyChange
+        fields = ["id", "state", "before", "after", "relaxes", "reason", "proposed_by", "proposed_at",
+                  "confirmed_by", "applied_at"]
+        read_only_fields = fields
+
+
+class PolicyChangeConfirmSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")

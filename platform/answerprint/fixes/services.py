@@ -21,13 +21,13 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from answerprint.accounts.models import Membership
+from answerprint.accounts.models import Membership, Role
 from answerprint.accounts.permissions import require
 from answerprint.audit.services import record_event
 from answerprint.delivery import services as delivery_services
@@ -42,10 +42,10 @@ from . import broadcast, signatures
 from .errors import Conflict, JobCancelled, JobTimedOut
 from .kinds import CONSENT_TYPES_FOR, ConsentType, kind_named
 from .masks import check_mask_shape, render_mask_png, shape_snapshot
-from .models import (Consent, Decision, FixPolicy, FixRequest, Guild, Job, JobState, Meaning, Origin, Outcome,
-                     Proposal, ProposalState, RequestState, SignerCapacity)
-from .policy import clean_policy, find_consent, needs_consent, normalise_performer, policy_for, standing, \
-    what_signature_counts_as
+from .models import (Consent, Decision, FixPolicy, FixPolicyChange, FixRequest, Guild, Job, JobState, Meaning, Origin,
+                     Outcome, PolicyChangeState, Proposal, ProposalState, RequestState, SignerCapacity)
+from .policy import clean_policy, find_consent, needs_consent, normalise_performer, policy_for, policy_for_request, \
+    relaxed_settings, standing, what_signature_counts_as
 
 log = logging.getLogger(__name__)
 
@@ -777,7 +777,7 @@ def _check_pending(proposal):
 def _check_consent_still_holds(proposal, *, actor, action):
     fix = proposal.request
     kind = kind_named(fix.kind)
-    if not needs_consent(policy_for(fix.production), kind):
+    if not needs_consent(policy_for_request(fix), kind):
         return
     consent, refusal = find_consent(production=fix.production, shot=fix.shot, performer=fix.performer, kind=kind)
     if consent is None:
@@ -826,7 +826,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
         raise ValidationError({"password": "Too many failed signing attempts: signing is blocked for "
                                            f"{int(signatures.FAILED_ATTEMPT_WINDOW.total_seconds() // 60)} minutes."})
     try:
-        signatures.check_credentials(actor, password, second_factor)
+        factors = signatures.check_credentials(actor, password, second_factor)
     except ValidationError as error:
         _audit_alone("signature.refused", actor=actor, production=production, target=proposal,
                      after={"why": "; ".join(error.messages)})
@@ -834,7 +834,7 @@ def approve_proposal(*, actor, proposal, password, meaning, record_hash, second_
     stored_sha256 = _stored_media_sha256(proposal)  # outside the lock: the bytes do not change
     try:
         return _sign(actor=actor, proposal=proposal, meaning=meaning, record_hash=record_hash, reason=reason,
-                     stored_sha256=stored_sha256, acknowledge_warning=acknowledge_warning)
+                     stored_sha256=stored_sha256, acknowledge_warning=acknowledge_warning, factors=factors)
     except ValidationError as error:
         if getattr(error, "code", None) == "consent_required" or "consent" in getattr(error, "error_dict", {}):
             _audit_alone("proposal.approval_refused", actor=actor, production=production, target=proposal,
@@ -853,7 +853,8 @@ def _acknowledged_warning(proposal, acknowledge_warning):
     return quality.summary
 
 
-def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, acknowledge_warning=False):
+def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, acknowledge_warning=False,
+          factors=("password",)):
     with transaction.atomic():
         proposal = _locked_proposal(proposal)
         fix = proposal.request
@@ -876,7 +877,7 @@ def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, ackno
                                                f"sign it once it can be seen."})
         _check_consent_still_holds(proposal, actor=actor, action="Approval")
         warning = _acknowledged_warning(proposal, acknowledge_warning)
-        policy = policy_for(fix.production)
+        policy = policy_for_request(fix)
         decisions = list(proposal.decisions.all())
         counts_as = what_signature_counts_as(policy=policy, role=membership.role, meaning=meaning, user=actor,
                                              request=fix, decisions=decisions)
@@ -892,7 +893,8 @@ def _sign(*, actor, proposal, meaning, record_hash, reason, stored_sha256, ackno
         except IntegrityError:
             raise Conflict(_settled_message(proposal), current_state=proposal.state) from None
         record_event("proposal.signed", actor=actor, production=fix.production, target=proposal,
-                     after={**_manifestation(decision), "counts_as": counts_as, "standing": now_standing.describe()},
+                     after={**_manifestation(decision), "counts_as": counts_as, "standing": now_standing.describe(),
+                            "factors": list(factors)},
                      reason=reason)
         if decision.final:
             _settle(proposal, ProposalState.APPROVED, RequestState.APPROVED, actor=actor, decision=decision)
@@ -1150,6 +1152,11 @@ def revoke_consent(*, actor, consent, reason):
 
 
 def update_fix_policy(*, actor, production, reason="", **values):
+    """Change the production's approval policy; returns the FixPolicyChange.
+
+    A change that only tightens applies at once. One that relaxes anything waits, pending, for
+    confirm_fix_policy_change by a second person; a newer proposal supersedes a pending one.
+    """
     _require(actor, production, "edit_production")
     unknown = set(values) - set(FixPolicy.DEFAULTS)
     if unknown:
@@ -1158,13 +1165,59 @@ def update_fix_policy(*, actor, production, reason="", **values):
     with transaction.atomic():
         policy = FixPolicy.objects.select_for_update().filter(production=production).first()
         before = policy.as_dict() if policy else policy_for(production).as_dict()
-        cleaned = clean_policy({**before, **values})
-        if policy is None:
-            policy = FixPolicy(production=production)
-        for name, value in cleaned.items():
-            setattr(policy, name, value)
-        policy.updated_by = actor
-        policy.save()
-        record_event("fix_policy.changed", actor=actor, production=production, target=policy, before=before,
-                     after=policy.as_dict(), reason=reason)
-    return policy
+        after = clean_policy({**before, **values})
+        relaxes = relaxed_settings(before, after)
+        FixPolicyChange.objects.filter(production=production, state=PolicyChangeState.PENDING).update(
+            state=PolicyChangeState.SUPERSEDED)
+        change = FixPolicyChange.objects.create(
+            production=production, before=before, after=after, relaxes=relaxes, reason=reason, proposed_by=actor,
+            state=PolicyChangeState.PENDING if relaxes else PolicyChangeState.APPLIED)
+        if relaxes:
+            record_event("fix_policy.change_proposed", actor=actor, production=production, target=change,
+                         before=before, after=after, reason=reason)
+        else:
+            _apply_policy_change(change, actor=actor)
+    return change
+
+
+def confirm_fix_policy_change(*, actor, change, reason=""):
+    """A second producer, or compliance, confirms a relaxing change; it applies from now on."""
+    production = change.production
+    membership = _require(actor, production, "view")
+    if membership.role not in (Role.PRODUCER, Role.COMPLIANCE):
+        raise PermissionDenied("Only another producer or compliance may confirm a change of the approval policy.")
+    if actor.pk == change.proposed_by_id:
+        raise PermissionDenied("You proposed this change: a second person must confirm it.")
+    reason = _clean_reason(reason, required=False)
+    with transaction.atomic():
+        change = FixPolicyChange.objects.select_for_update().get(pk=change.pk)
+        if change.state != PolicyChangeState.PENDING:
+            raise Conflict(f"This change is {change.get_state_display().lower()}: there is nothing to confirm.",
+                           current_state=change.state)
+        policy = FixPolicy.objects.select_for_update().filter(production=production).first()
+        if (policy.as_dict() if policy else policy_for(production).as_dict()) != change.before:
+            change.state = PolicyChangeState.SUPERSEDED
+            change.save(update_fields=["state"])
+            raise Conflict("The policy changed after this was proposed: propose the change again.",
+                           current_state=change.state)
+        change.confirmed_by = actor
+        _apply_policy_change(change, actor=actor, reason=reason)
+    return change
+
+
+def _apply_policy_change(change, *, actor, reason=""):
+    policy = FixPolicy.objects.filter(production=change.production).first() or FixPolicy(production=change.production)
+    for name, value in change.after.items():
+        setattr(policy, name, value)
+    policy.updated_by = actor
+    policy.save()
+    change.state = PolicyChangeState.APPLIED
+    change.applied_at = timezone.now()
+    change.save()
+    after = dict(change.after)
+    if change.relaxes:
+        after.update(relaxes=change.relaxes, proposed_by=change.proposed_by.printed_name,
+                     confirmed_by=change.confirmed_by.printed_name if change.confirmed_by else None,
+                     holds_for="fix requests made from now on")
+    record_event("fix_policy.changed", actor=actor, production=change.production, target=policy,
+                 before=change.before, after=after, reason=change.reason if not reason else f"{change.reason} — {reason}")

@@ -16,6 +16,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from answerprint.accounts import lockout
+
 # Failed signing attempts a user may make in the window before signing is refused for a while.
 MAX_FAILED_ATTEMPTS = 5
 FAILED_ATTEMPT_WINDOW = timedelta(minutes=15)
@@ -88,18 +90,32 @@ def _second_factor_verifier():
 
 
 def check_credentials(user, password, second_factor=""):
-    """Refuse unless the password (and the second factor, for a user who has one) is right.
+    """Refuse unless the password and the second factor are right; return the factors used.
 
     The second factor is pluggable: settings.SIGNATURE_SECOND_FACTOR_VERIFIER names a callable
-    (user, code) -> None when the user has no second factor, else True/False for the code.
+    (user, code) -> None when the user has no second factor, False for a wrong code, True or the
+    factor's name for a right one. With SIGNATURE_REQUIRES_SECOND_FACTOR a user without one may
+    not sign at all: a stolen password must not be enough to sign for a studio.
     """
+    # The signing password is one more door to the same account: a lock from the log-in page
+    # holds here, and wrong passwords (and codes) here count towards it.
+    lock = lockout.lock_for(user.get_username())
+    if lock:
+        raise ValidationError({"password": f"{lock.message} Nothing was signed."})
     if not password or not user.check_password(password):
+        lockout.record_failure(user.get_username(), where="signature", audit=False)
         raise ValidationError({"password": "The password is not correct: nothing was signed."})
     verifier = _second_factor_verifier()
-    if verifier is not None:
-        verdict = verifier(user, second_factor or "")
-        if verdict is False:
-            raise ValidationError({"second_factor": "The second-factor code is not correct: nothing was signed."})
+    verdict = verifier(user, second_factor or "") if verifier is not None else None
+    if verdict is None:
+        if getattr(settings, "SIGNATURE_REQUIRES_SECOND_FACTOR", False):
+            raise ValidationError({"second_factor": "Set up an authenticator (Two-step sign-in, under your name) "
+                                                    "before you sign: a password alone cannot sign."})
+        return ["password"]
+    if verdict is False:
+        lockout.record_failure(user.get_username(), where="signature", audit=False)
+        raise ValidationError({"second_factor": "The second-factor code is not correct: nothing was signed."})
+    return ["password", verdict if isinstance(verdict, str) else "second_factor"]
 
 
 def recent_failures(user):

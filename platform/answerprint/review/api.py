@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from answerprint.accounts.permissions import can
-from answerprint.api import ProductionScopedView
+from answerprint.api import ProductionScopedView, page_parameters, paginated
 
 from . import selectors, services
 from .models import Room
@@ -73,8 +73,8 @@ class AnnotationListView(APIView):
     @extend_schema(
         summary="Annotations of a version",
         parameters=[OpenApiParameter("frame", int, description="Only shapes on screen at this frame (0 = first)."),
-                    OpenApiParameter("include_deleted", bool)],
-        responses=AnnotationSerializer(many=True))
+                    OpenApiParameter("include_deleted", bool), *page_parameters()],
+        responses=paginated(AnnotationSerializer))
     def get(self, request, version_id):
         version, _ = selectors.version_for(request.user, version_id)
         frame = request.query_params.get("frame")
@@ -127,8 +127,9 @@ class AnnotationDetailView(APIView):
 class CommentListView(APIView):
     @extend_schema(
         summary="Comment threads of a version",
-        parameters=[OpenApiParameter("resolved", bool, description="Only resolved (true) or open (false) threads.")],
-        responses=CommentThreadSerializer(many=True))
+        parameters=[OpenApiParameter("resolved", bool, description="Only resolved (true) or open (false) threads."),
+                    *page_parameters()],
+        responses=paginated(CommentThreadSerializer))
     def get(self, request, version_id):
         version, _ = selectors.version_for(request.user, version_id)
         resolved = request.query_params.get("resolved")
@@ -232,7 +233,8 @@ class VersionRoomEventsView(APIView):
 
 
 class ReviewSessionListView(ProductionScopedView, APIView):
-    @extend_schema(summary="Review sessions of a production", responses=ReviewSessionSerializer(many=True))
+    @extend_schema(summary="Review sessions of a production", parameters=page_parameters(),
+                   responses=paginated(ReviewSessionSerializer))
     def get(self, request, code):
         return _paginated(self, request, selectors.sessions_of(self.production), ReviewSessionSerializer)
 

@@ -80,6 +80,7 @@ from answerprint.accounts.models import Membership
 from answerprint.accounts.permissions import CAPABILITIES, can, require
 from answerprint.audit.context import RequestContext, current_request
 from answerprint.media.models import Version
+from answerprint.throttles import review_ops_wait
 
 from . import broadcast, schemas, selectors, services
 from .hub import RoomHub
@@ -410,6 +411,8 @@ class ReviewRoomConsumer(AsyncWebsocketConsumer):
             return await self.error("unknown_type", f"Unknown message type {kind!r}; known: {', '.join(MESSAGES)}.",
                                     kind=kind, ref=ref)
         wait = self.buckets["live" if spec.live else "ops"].take()
+        if not wait and not spec.live:
+            wait = await database_sync_to_async(review_ops_wait)(self.user.pk)
         if wait:
             self.refusals += 1
             if self.refusals > MAX_REFUSALS:

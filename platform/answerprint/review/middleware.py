@@ -30,12 +30,9 @@ def token_from_scope(scope):
 
 @database_sync_to_async
 def user_for_token(key):
-    from rest_framework.authtoken.models import Token
+    from answerprint.accounts.tokens import user_for_key
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    return user_for_key(key, where="websocket") or AnonymousUser()
 
 
 class TokenAuthMiddleware(BaseMiddleware):
