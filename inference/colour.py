@@ -52,11 +52,66 @@ class ColourParams(Params):
     mode: str = "auto"  # "auto", "correspondence" or "statistics"
     min_overlap: float = 0.05  # fraction of a keyframe that must register, else statistics
     keyframes: int = 4
+    # The editor's ASC CDL from the timeline ({"slope", "offset", "power": [r, g, b], "saturation"}):
+    # the fit starts from that grade rather than from the untouched shot.
+    start_cdl: dict | None = None
 
     def check(self):
         self.choice("mode", ("auto", "correspondence", "statistics"))
         if not 2 <= self.size <= 129:
             raise ParameterError("parameter size must be between 2 and 129")
+        if self.start_cdl is not None:
+            self.start_cdl = check_cdl(self.start_cdl)
+
+
+# --- the editor's CDL ------------------------------------------------------------------------------
+
+REC709_LUMA = (0.2126, 0.7152, 0.0722)  # the ASC CDL's saturation weights
+
+
+def check_cdl(cdl) -> dict:
+    """The CDL with numbers as floats and saturation filled in, or a ParameterError saying what is wrong
+    (a CDL from a timeline is data from outside, and a bad one would silently skew every fit)."""
+    if not isinstance(cdl, dict):
+        raise ParameterError(f"parameter start_cdl must be an ASC CDL object, got {cdl!r}")
+    unknown = sorted(set(cdl) - {"slope", "offset", "power", "saturation"})
+    if unknown:
+        raise ParameterError(f"parameter start_cdl has unknown key(s) {', '.join(map(str, unknown))}")
+    out = {}
+    for name, lowest in (("slope", 0.0), ("offset", None), ("power", 0.0)):
+        values = cdl.get(name)
+        if (not isinstance(values, (list, tuple)) or len(values) != 3
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)):
+            raise ParameterError(f"parameter start_cdl needs {name} as three numbers (red, green, blue), "
+                                 f"got {values!r}")
+        # a negative slope inverts a channel and a power of 0 or less is undefined on black
+        if lowest is not None and (min(values) < lowest or (name == "power" and min(values) <= 0)):
+            raise ParameterError(f"parameter start_cdl {name} must be {'above' if name == 'power' else 'at least'} 0, "
+                                 f"got {list(values)!r}")
+        out[name] = [float(v) for v in values]
+    saturation = cdl.get("saturation", 1.0)
+    if isinstance(saturation, bool) or not isinstance(saturation, (int, float)) or not np.isfinite(saturation) \
+            or saturation < 0:
+        raise ParameterError(f"parameter start_cdl saturation must be a number of at least 0, got {saturation!r}")
+    out["saturation"] = float(saturation)
+    return out
+
+
+def apply_cdl(cdl: dict, rgb: torch.Tensor) -> torch.Tensor:
+    """The ASC CDL on rgb [..., 3] (0..1): slope, offset, power per channel, clamped to 0..1, then
+    saturation around Rec. 709 luma, clamped again (as media.cdl shows it in the browser)."""
+    slope, offset, power = (torch.tensor(cdl[k], dtype=rgb.dtype) for k in ("slope", "offset", "power"))
+    graded = (rgb * slope + offset).clamp(0, 1) ** power
+    luma = (graded * torch.tensor(REC709_LUMA, dtype=rgb.dtype)).sum(-1, keepdim=True)
+    return (luma + cdl.get("saturation", 1.0) * (graded - luma)).clamp(0, 1)
+
+
+def start_lut(cdl: dict | None, size: int) -> torch.Tensor:
+    """Where a fit starts: the CDL baked into a table [3, B, G, R], or identity without one."""
+    table = identity_lut(size)
+    if cdl is None:
+        return table
+    return apply_cdl(cdl, table.permute(1, 2, 3, 0)).permute(3, 0, 1, 2).contiguous()
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -469,9 +524,10 @@ class StatisticsMatch:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         return self.regional(self.linear(rgb))
 
-    def lut(self, size: int) -> torch.Tensor:
-        """The same transfer as a table [3, B, G, R], each channel rising with its own input."""
-        grid = identity_lut(size).permute(1, 2, 3, 0).reshape(-1, 3).numpy()
+    def lut(self, size: int, start: torch.Tensor | None = None) -> torch.Tensor:
+        """The same transfer as a table [3, B, G, R], each channel rising with its own input; after
+        the table `start` (the editor's CDL) when given, since the transfer was fitted on its output."""
+        grid = (start if start is not None else identity_lut(size)).permute(1, 2, 3, 0).reshape(-1, 3).numpy()
         table = torch.from_numpy(self(grid).astype(np.float32)).reshape(size, size, size, 3).permute(3, 0, 1, 2)
         table[0] = torch.cummax(table[0], dim=2).values
         table[1] = torch.cummax(table[1], dim=1).values
@@ -568,8 +624,14 @@ def fit(clip, params: ColourParams, *, reference=None, device=None, rng=None, pr
     report(0.1, "fitting")
     # the statistics fit is the fallback, the prior of the pixel fit and the yardstick it must beat
     source, target = _samples(frames, params.samples // 3, rng), _samples(ref, params.samples // 3, rng)
-    statistics = StatisticsMatch(source, target).lut(params.size)
+    start = start_lut(params.start_cdl, params.size) if params.start_cdl is not None else None
+    # With the editor's CDL the statistics match what is left after that grade, so the fallback
+    # and the pixel fit's prior are the CDL-graded shot moved towards the reference.
+    graded = apply_cdl(params.start_cdl, source) if params.start_cdl is not None else source
+    statistics = StatisticsMatch(graded, target).lut(params.size, start)
     info = {"fitted_on": "colour statistics"}
+    if params.start_cdl is not None:
+        info["started_from"] = "the editor's CDL"
     if pairs is not None:
         info["registration"] = pairs.checks
         train, check = pairs.part(held=False), pairs.part(held=True)

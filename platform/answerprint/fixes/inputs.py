@@ -91,6 +91,8 @@ def request_arguments(production, data):
         "performer": data.get("performer") or "",
         "reason": data.get("reason") or "",
         "client_op": data.get("op") or None,
+        # a checkbox: the CDL itself is taken from the shot by the service, never from the client
+        "start_from_cdl": data.get("start_from_cdl") in (True, "on", "true", "1"),
     }
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
+from answerprint.media.cdl import cdl_problem
+
 
 class Category:
     TECHNICAL = "technical"
@@ -51,7 +53,7 @@ CONSENT_TYPES_FOR = {
 
 @dataclass(frozen=True)
 class Param:
-    type: type  # int, float, str or bool
+    type: type  # int, float, str, bool, or dict for an ASC CDL (None when not used)
     default: object
     minimum: float | None = None
     maximum: float | None = None
@@ -59,6 +61,14 @@ class Param:
     help: str = ""
 
     def clean(self, name, value):
+        if self.type is dict:
+            if value is None:
+                return None
+            problem = cdl_problem(value)
+            if problem:
+                raise ValidationError({"params": f"{name} is not a usable ASC CDL: {problem}."})
+            return {"slope": [float(v) for v in value["slope"]], "offset": [float(v) for v in value["offset"]],
+                    "power": [float(v) for v in value["power"]], "saturation": float(value.get("saturation", 1.0))}
         if self.type is bool:
             if not isinstance(value, bool):
                 raise ValidationError({"params": f"{name} is true or false, not {value!r}."})
@@ -164,6 +174,8 @@ KINDS = {kind.name: kind for kind in (
             "mode": Param(str, "auto", choices=("auto", "correspondence", "statistics"),
                           help="Match corresponding pixels, colour statistics, or choose by overlap."),
             "keyframes": Param(int, 4, 1, 32, help="Frames of the shot the LUT is fitted on."),
+            "start_cdl": Param(dict, None, help="The editor's ASC CDL from the timeline to start the fit from; "
+                                                "filled from the shot's own CDL (start_from_cdl), never typed."),
         },
     ),
     Kind(

@@ -157,12 +157,15 @@ def _check_frames(asset, frame_in, frame_out):
 
 def request_fix(*, actor, source_version, kind, reason, params=None, mask_annotation=None, frame_in=None,
                 frame_out=None, reference_shot=None, reference_version=None, replacement_version=None,
-                performer="", origin=Origin.UI, follow_up_of=None, client_op=None):
+                performer="", origin=Origin.UI, follow_up_of=None, client_op=None, start_from_cdl: bool = False):
     """Ask for a fix of `source_version`. Returns the FixRequest, its job queued on commit.
 
     Refused with a ValidationError that says why: bad parameters, a mask or reference that does
     not fit, or -- for a kind that alters a performance or likeness -- no consent in force that
     covers this performer, shot and kind (checked before anything else about the model).
+
+    With `start_from_cdl` a colour match starts from the editor's CDL on the source's shot: the
+    parameter is filled here from the shot, so it is always that shot's own grade.
     """
     shot = source_version.shot
     production = shot.production
@@ -180,7 +183,7 @@ def request_fix(*, actor, source_version, kind, reason, params=None, mask_annota
     if source_version.kind == VersionKind.DELIVERY:
         raise ValidationError({"source_version": "A delivery is final: fix the plate or proposal it came from."})
     frame_in, frame_out = _check_frames(source_asset, frame_in, frame_out)
-    clean_params = kind.clean_params(params)
+    clean_params = kind.clean_params(_with_shot_cdl(kind, shot, params, start_from_cdl))
 
     snapshot = None
     if mask_annotation is not None:
@@ -237,6 +240,22 @@ def request_fix(*, actor, source_version, kind, reason, params=None, mask_annota
             raise
         earlier.duplicate = True  # the same send arrived twice at once; the other one made it
         return earlier
+
+
+def _with_shot_cdl(kind, shot, params, start_from_cdl: bool):
+    """The parameters with start_cdl set from the shot's own CDL when asked. A CDL sent by a client
+    is taken only when it is this shot's (a follow-up carries its request's): a grade from another
+    shot, or a typed one, would start the match from something the editor never set here."""
+    if start_from_cdl:
+        if "start_cdl" not in kind.params:
+            raise ValidationError({"start_from_cdl": f"{kind.label} does not start from a CDL."})
+        if not shot.cdl:
+            raise ValidationError({"start_from_cdl": f"{shot.name} has no CDL from the editor's timeline."})
+        return {**(params or {}), "start_cdl": shot.cdl}
+    if isinstance(params, dict) and params.get("start_cdl") is not None and params["start_cdl"] != shot.cdl:
+        raise ValidationError({"params": f"start_cdl is filled from {shot.name}'s own CDL (start from the editor's "
+                                         f"CDL); another CDL is not taken."})
+    return params
 
 
 def _create_request(*, actor, production, shot, source_version, kind, policy, params, mask_annotation, snapshot,

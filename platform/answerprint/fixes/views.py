@@ -82,7 +82,8 @@ def request_new(request, code):
     if request.method == "POST":
         values = {key: data.get(key, "") for key in ("source_version", "kind", "mask_annotation", "frame_in",
                                                      "frame_out", "reference_shot", "replacement_version",
-                                                     "performer", "reason", "params", "region")}
+                                                     "performer", "reason", "params", "region",
+                                                     "start_from_cdl")}
         try:
             params = json.loads(values["params"]) if values["params"].strip() else {}
             # The form takes frame numbers as the player shows them; the request stores indexes.
