@@ -16,7 +16,9 @@ def _pages(world):
     code = world["production"]
     return ["/", f"/p/{code}/", f"/p/{code}/grid/", f"/p/{code}/shots/{world['shot']}/", f"/p/{code}/fixes/",
             f"/p/{code}/fixes/new/?version={world['version']}", f"/p/{code}/fixes/{world['fix']}/",
-            f"/p/{code}/approvals/", f"/p/{code}/consents/", f"/p/{code}/audit/", "/api/docs/", "/admin/"]
+            f"/p/{code}/approvals/", f"/p/{code}/consents/", f"/p/{code}/audit/", f"/p/{code}/playlists/",
+            f"/p/{code}/deliveries/", f"/p/{code}/webhooks/", "/inbox/",
+            "/account/two-step/", "/api/docs/", "/admin/"]
 
 
 def test_no_page_violates_its_content_security_policy(reviewers, world):

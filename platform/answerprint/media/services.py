@@ -595,7 +595,7 @@ def delete_failed_version(*, actor, version, reason=""):
         raise ValidationError("Only a member of this production may delete its versions.")
     with transaction.atomic():
         shot = _locked_shot(version.shot)
-        version = Version.objects.select_for_update().select_related("created_by").get(pk=version.pk)
+        version = Version.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=version.pk)
         if version.state != VersionState.FAILED:
             raise ValidationError(f"{version} is {version.get_state_display().lower()}: only a failed upload can be "
                                   f"deleted.")
